@@ -1,0 +1,22 @@
+/** Every built-in plugin, listed explicitly (no import side effects). */
+import { Registry } from "./registry.ts";
+import type { Compressor, RemoteProtocol } from "./types.ts";
+import { gzip } from "./compressors/gzip.ts";
+import { none } from "./compressors/none.ts";
+
+export const BUILTIN_COMPRESSORS: readonly Compressor[] = [gzip, none];
+export const BUILTIN_REMOTES: readonly RemoteProtocol[] = [];
+
+/** A fresh compressor registry holding the built-ins. */
+export function builtinCompressors(): Registry<Compressor> {
+  const r = new Registry<Compressor>("compressor");
+  for (const c of BUILTIN_COMPRESSORS) r.register(c);
+  return r;
+}
+
+/** A fresh remote-protocol registry holding the built-ins. */
+export function builtinRemotes(): Registry<RemoteProtocol> {
+  const r = new Registry<RemoteProtocol>("remote protocol");
+  for (const p of BUILTIN_REMOTES) r.register(p);
+  return r;
+}

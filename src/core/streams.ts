@@ -24,7 +24,8 @@ export function fileStream(path: string, start = 0, end = Infinity): ReadableStr
         return;
       }
       const buf = new Uint8Array(want);
-      const { bytesRead } = await fh!.read(buf, 0, want, pos);
+      // Sequential reads (position null) also work on pipes and FIFOs; ranges need a position.
+      const { bytesRead } = await fh!.read(buf, 0, want, start > 0 ? pos : null);
       if (bytesRead === 0) {
         await fh?.close();
         fh = undefined;

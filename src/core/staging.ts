@@ -1,0 +1,88 @@
+/**
+ * Writing image files crash-safely: bytes go to a private staging folder under <store>/tmp,
+ * are fsynced, and only then renamed into images/. A staging folder is named after the pid that
+ * owns it, so leftovers of killed processes can be told apart from live imports and removed.
+ */
+import { mkdir, open, readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Hash } from "node:crypto";
+
+/** Creates a fresh staging folder `<tmpDir>/import-<pid>-<random>`. */
+export async function makeStaging(tmpDir: string): Promise<string> {
+  await mkdir(tmpDir, { recursive: true });
+  const dir = join(tmpDir, `import-${process.pid}-${randomBytes(6).toString("hex")}`);
+  await mkdir(dir);
+  return dir;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Names of staging folders (or stray files) whose owning process is gone. */
+export async function staleStaging(tmpDir: string): Promise<string[]> {
+  const names = await readdir(tmpDir).catch(() => [] as string[]);
+  return names.filter((name) => {
+    const m = /^import-(\d+)-/.exec(name);
+    return !(m && alive(Number(m[1])));
+  });
+}
+
+/** Removes staging folders whose owning process is gone; returns their names. */
+export async function sweepStaging(tmpDir: string): Promise<string[]> {
+  const stale = await staleStaging(tmpDir);
+  for (const name of stale) await rm(join(tmpDir, name), { recursive: true, force: true });
+  return stale;
+}
+
+/**
+ * A sink that writes to a new file, feeding every chunk to `hash` too, and fsyncs on close.
+ * `size()` is the byte count written so far.
+ */
+export function fileSink(path: string, hash?: Hash): {
+  sink: WritableStream<Uint8Array>;
+  size(): number;
+} {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  let written = 0;
+  const sink = new WritableStream<Uint8Array>({
+    async start() {
+      fh = await open(path, "wx", 0o644);
+    },
+    async write(chunk) {
+      hash?.update(chunk);
+      let off = 0;
+      while (off < chunk.byteLength) {
+        const { bytesWritten } = await fh!.write(chunk, off, chunk.byteLength - off);
+        off += bytesWritten;
+      }
+      written += chunk.byteLength;
+    },
+    async close() {
+      await fh!.sync();
+      await fh!.close();
+      fh = undefined;
+    },
+    async abort() {
+      await fh?.close();
+      fh = undefined;
+    },
+  });
+  return { sink, size: () => written };
+}
+
+/** fsyncs a directory so that renames into it survive a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

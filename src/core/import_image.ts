@@ -5,14 +5,12 @@
  */
 import { join } from "node:path";
 import { IntegrityError, InvalidInputError } from "./errors.ts";
-import { detectRootfs, inspectImage } from "./inspect.ts";
+import { detectRootfs, inspectImage, scanCompressedTar } from "./inspect.ts";
 import type { ImageMetadata } from "./metadata.ts";
 import type { ImageFiles, ImageType } from "./model.ts";
 import { DETECT_BYTES } from "../plugins/detect.ts";
-import { scanTar } from "./tar.ts";
 import type { Registry } from "../plugins/registry.ts";
 import type { Compressor } from "../plugins/types.ts";
-import { detectCompressor } from "../plugins/detect.ts";
 import { counting, fanOut, peek, sha256 } from "./streams.ts";
 import { fileSink } from "./staging.ts";
 
@@ -45,21 +43,36 @@ function rootfsTarSink(
   label: string,
 ): { sink: WritableStream<Uint8Array>; done: Promise<void> } {
   const ts = new TransformStream<Uint8Array, Uint8Array>();
-  const done = (async () => {
-    const { head, stream } = await peek(ts.readable, DETECT_BYTES);
-    const c = detectCompressor(head, compressors, label);
-    await scanTar(stream.pipeThrough(c.decompress()), () => {});
-  })();
+  const done = scanCompressedTar(ts.readable, compressors, label, () => {}).then(() => {});
   done.catch(() => {}); // observed by the caller; keep it from being reported unhandled
   return { sink: ts.writable, done };
 }
 
-/** Streams `metadata` (and `rootfs` for split images) into `stagingDir` and inspects them. */
+/**
+ * Streams `metadata` (and `rootfs` for split images) into `stagingDir` and inspects them. On
+ * failure every input stream not yet consumed is cancelled, so no file handle stays open.
+ */
 export async function stageImage(
   stagingDir: string,
   metadata: ImportSource,
   rootfs: ImportSource | undefined,
   opts: StageOptions,
+): Promise<StagedImage> {
+  const inputs = [metadata.stream, ...(rootfs ? [rootfs.stream] : [])];
+  try {
+    return await stage(stagingDir, metadata, rootfs, opts, inputs);
+  } catch (err) {
+    await Promise.allSettled(inputs.map((s) => s.locked ? undefined : s.cancel(err)));
+    throw err;
+  }
+}
+
+async function stage(
+  stagingDir: string,
+  metadata: ImportSource,
+  rootfs: ImportSource | undefined,
+  opts: StageOptions,
+  inputs: ReadableStream<Uint8Array>[],
 ): Promise<StagedImage> {
   const hash = sha256();
   let total = 0;
@@ -88,6 +101,7 @@ export async function stageImage(
   let rootfsFiles: ImageFiles["rootfs"];
   if (rootfs) {
     const { head, stream } = await peek(rootfs.stream, DETECT_BYTES);
+    inputs.push(stream);
     if (head.byteLength === 0) {
       throw new InvalidInputError(`Cannot import "${rootfs.name}": the rootfs file is empty`);
     }

@@ -79,16 +79,17 @@ export class Store {
     this.compressors = compressors;
   }
 
-  /** Opens or creates the store at `dir` and removes leftovers of killed imports. */
+  /** Opens or creates the store at `dir` and removes leftovers of killed imports (`sweep`). */
   static async open(
     dir: string,
-    opts: { compressors?: Registry<Compressor> } = {},
+    opts: { compressors?: Registry<Compressor>; sweep?: boolean } = {},
   ): Promise<Store> {
     mkdirSync(join(dir, "images"), { recursive: true, mode: 0o755 });
     mkdirSync(join(dir, "tmp"), { recursive: true, mode: 0o700 });
     const db = openDatabase(join(dir, "imago.db"));
     const store = new Store(dir, db, opts.compressors ?? builtinCompressors());
-    await sweepStaging(store.tmpDir);
+    // fsck opens without the sweep so that it can report the leftovers it finds.
+    if (opts.sweep !== false) await sweepStaging(store.tmpDir);
     return store;
   }
 

@@ -1,10 +1,15 @@
 /** Every built-in plugin, listed explicitly (no import side effects). */
 import { Registry } from "./registry.ts";
 import type { Compressor, RemoteProtocol } from "./types.ts";
+import { bzip2 } from "./compressors/bzip2.ts";
 import { gzip } from "./compressors/gzip.ts";
+import { lzma } from "./compressors/lzma.ts";
 import { none } from "./compressors/none.ts";
+import { xz } from "./compressors/xz.ts";
+import { zstd } from "./compressors/zstd.ts";
 
-export const BUILTIN_COMPRESSORS: readonly Compressor[] = [gzip, none];
+/** Sorted by name. */
+export const BUILTIN_COMPRESSORS: readonly Compressor[] = [bzip2, gzip, lzma, none, xz, zstd];
 export const BUILTIN_REMOTES: readonly RemoteProtocol[] = [];
 
 /** A fresh compressor registry holding the built-ins. */

@@ -1,0 +1,96 @@
+/**
+ * Import time: `imago import` vs the real `lxc image import` of the same unified image, as xz
+ * and uncompressed. Each round gets a fresh imago store and deletes the image from LXD.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { imageFixture } from "./fixtures.ts";
+import {
+  type BenchContext,
+  imagoCommand,
+  makeRow,
+  roundOrder,
+  type Row,
+  run,
+  type Section,
+  type SectionResult,
+  type Target,
+  warm,
+} from "./lib.ts";
+import { startLxd } from "./lxd.ts";
+
+const TARGET: Target = { of: "ratio", op: "<=", value: 1 / 3, text: "<= 0.33x LXD" };
+
+async function run_(ctx: BenchContext): Promise<SectionResult> {
+  const mib = ctx.quick ? 64 : 512;
+  const fx = await imageFixture(ctx, mib);
+  const imago = imagoCommand(ctx);
+  const lxd = await startLxd(ctx);
+  const notes = [`imago ran as: ${imago.label}`];
+  const rows: Row[] = [];
+  try {
+    const formats = [
+      { name: "xz", file: fx.xz, fp: fx.sha256.xz, bytes: fx.bytes.xz },
+      { name: "uncompressed", file: fx.tar, fp: fx.sha256.tar, bytes: fx.bytes.tar },
+    ];
+    for (const f of formats) {
+      await lxd.forget(f.fp); // leftovers of an interrupted run
+      const secs = { imago: [] as number[], lxd: [] as number[] };
+      const sides = [
+        {
+          key: "imago" as const,
+          async go() {
+            const store = mkdtempSync(join(ctx.workDir, "store-"));
+            try {
+              const r = await run([...imago.argv, "import", f.file], { env: { IMAGO_DIR: store } })
+                .catch((err) => Promise.reject(new Error(`${imago.label}: ${err.message}`)));
+              if (!existsSync(join(store, "images", f.fp))) {
+                notes.push(`${f.name}: imago's store has no images/${f.fp.slice(0, 12)}…`);
+              }
+              return r.seconds;
+            } finally {
+              rmSync(store, { recursive: true, force: true });
+            }
+          },
+        },
+        {
+          key: "lxd" as const,
+          async go() {
+            const r = await lxd.lxc(["image", "import", f.file]);
+            if (!r.stdout.includes(f.fp)) notes.push(`${f.name}: LXD said ${r.stdout.trim()}`);
+            await lxd.lxc(["image", "delete", f.fp]);
+            return r.seconds;
+          },
+        },
+      ];
+      for (let round = 0; round < ctx.rounds; round++) {
+        for (const s of roundOrder(sides, round)) {
+          await warm(f.file);
+          const seconds = await s.go();
+          secs[s.key].push(seconds);
+          ctx.log(`import ${f.name} round ${round + 1}: ${s.key} ${seconds.toFixed(2)} s`);
+        }
+      }
+      const label = `unified ${f.name} (${(f.bytes / (1 << 20)).toFixed(0)} MiB file)`;
+      rows.push(makeRow(label, "s", secs.imago, secs.lxd, TARGET));
+    }
+  } finally {
+    await lxd.stop();
+  }
+  notes.push(`image: ${fx.tar}[.xz], ${mib} MiB uncompressed (usr copies + random blocks)`);
+  notes.push(
+    "wall time of the whole command; a fresh imago store and an LXD image delete per round",
+  );
+  return {
+    title: `unified ${mib} MiB image, median of ${ctx.rounds} rounds`,
+    peer: "lxc image import (LXD)",
+    rows,
+    notes,
+  };
+}
+
+export const importSection: Section = {
+  name: "import",
+  describe: "imago import vs lxc image import, unified xz and uncompressed (512 MiB, quick 64 MiB)",
+  run: run_,
+};

@@ -1,8 +1,9 @@
 /**
- * `deno task bench [--quick] [--source] [--rounds N] [SECTION...]`: imago measured side by side
- * with the real peers (openssl, LXD) in the same run, interleaved, medians, ratios and targets.
- * It is a report, not a test: the exit code is 0 whatever the verdicts. Sections live in scripts/bench/.
- * Results also go to /tmp/imago-bench/last.json (folder: $IMAGO_BENCH_DIR).
+ * `deno task bench [--quick] [--source | --imago BIN] [--rounds N] [SECTION...]`: imago measured
+ * side by side with the real peers (openssl, LXD) in the same run, interleaved, with medians,
+ * ratios and targets. It is a report, not a test: the exit code is 0 whatever the verdicts.
+ * Sections live in scripts/bench/; results also go to /tmp/imago-bench/last.json
+ * (folder: $IMAGO_BENCH_DIR).
  */
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
@@ -18,21 +19,28 @@ import { rss } from "./bench/rss.ts";
 /** Every section in the order a full run takes them; later issues append here. */
 const SECTIONS: Section[] = [fingerprint, importSection, rss];
 
-const USAGE = `usage: deno task bench [--quick] [--source] [--rounds N] [SECTION...]
+const USAGE = `usage: deno task bench [--quick] [--source | --imago BIN] [--rounds N] [SECTION...]
 sections (default: all):
 ${SECTIONS.map((s) => `  ${s.name.padEnd(12)} ${s.describe}`).join("\n")}
   --quick      smaller inputs, for trying the script
   --source     run imago as node src/cli/main.ts even when dist/imago exists
+  --imago BIN  run this imago binary (e.g. one built with scripts/build_sea.ts --outdir)
   --rounds N   interleaved rounds per measurement (default 3); medians are reported`;
 
-type Options = { quick: boolean; source: boolean; rounds: number; names: string[] };
+type Options = { quick: boolean; imago?: string; rounds: number; names: string[] };
 
 function parseArgs(args: string[]): Options {
-  const opts = { quick: false, source: false, rounds: 3, names: [] as string[] };
+  const opts = {
+    quick: false,
+    imago: undefined as string | undefined,
+    rounds: 3,
+    names: [] as string[],
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--quick") opts.quick = true;
-    else if (a === "--source") opts.source = true;
+    else if (a === "--source") opts.imago = "source";
+    else if (a === "--imago" && args[i + 1]) opts.imago = resolve(args[++i]);
     else if (a === "--rounds" && Number(args[i + 1]) >= 1) opts.rounds = Number(args[++i]);
     else if (a === "-h" || a === "--help") {
       console.log(USAGE);
@@ -53,7 +61,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const ctx: BenchContext = {
     quick: opts.quick,
-    source: opts.source,
+    imago: opts.imago,
     rounds: opts.rounds,
     root,
     workDir,

@@ -15,8 +15,8 @@ export interface BenchContext {
   root: string;
   /** Cached fixtures, temporary stores and last.json live here. */
   workDir: string;
-  /** Run imago from source under Node 26 even when dist/imago exists. */
-  source: boolean;
+  /** Which imago to run: "source" (Node 26 on src/cli/main.ts), a binary's path, else auto. */
+  imago?: string;
   /** Progress line on stderr; the tables go to stdout. */
   log(msg: string): void;
 }
@@ -187,14 +187,17 @@ function newestMtime(dir: string): number {
 
 /** How imago is started for the import and rss sections, and a label saying which. */
 export function imagoCommand(ctx: BenchContext): { argv: string[]; label: string } {
+  if (ctx.imago && ctx.imago !== "source") {
+    return { argv: [ctx.imago], label: `${ctx.imago} (--imago)` };
+  }
   const bin = join(ctx.root, "dist/imago");
-  if (existsSync(bin) && !ctx.source) {
+  if (existsSync(bin) && !ctx.imago) {
     const stale = statSync(bin).mtimeMs < newestMtime(join(ctx.root, "src"));
     const warning = stale ? "; OLDER than src/: rerun deno task compile or pass --source" : "";
     return { argv: [bin], label: `dist/imago (Node single-executable${warning})` };
   }
   const node = findNode26(ctx.root);
-  const why = ctx.source ? "--source" : "no dist/imago";
+  const why = ctx.imago ? "--source" : "no dist/imago";
   return {
     argv: [node, join(ctx.root, "src/cli/main.ts")],
     label: `node src/cli/main.ts (${why})`,

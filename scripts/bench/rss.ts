@@ -35,7 +35,13 @@ async function imagoPeak(ctx: BenchContext, argv: string[], file: string): Promi
 }
 
 /** LXD's daemon growth over its resting RSS plus the lxc client's peak, in kB. */
-async function lxdPeak(ctx: BenchContext, lxd: Lxd, file: string, fp: string): Promise<number> {
+async function lxdPeak(
+  ctx: BenchContext,
+  lxd: Lxd,
+  f: { name: string; file: string; fp: string },
+  notes: string[],
+): Promise<number> {
+  const { file, fp, name: label } = f;
   await lxd.forget(fp);
   const pid = lxd.pid!;
   const base = { tree: treeRss(pid), daemon: memoryOf(pid).rss };
@@ -49,6 +55,10 @@ async function lxdPeak(ctx: BenchContext, lxd: Lxd, file: string, fp: string): P
   const tree = watch.stop();
   const growth = Math.max(tree.sumRss - base.tree, memoryOf(pid).hwm - base.daemon, 0);
   await lxd.lxc(["image", "delete", fp]);
+  const mb = (kb: number) => MB(kb).toFixed(1);
+  notes.push(
+    `${label}: LXD daemon grew ${mb(growth)} MB, lxc client peaked at ${mb(client.peakKb)} MB`,
+  );
   return growth + client.peakKb;
 }
 
@@ -80,7 +90,7 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
       const peer: number[] = [];
       if (lxd?.pid) {
         await warm(f.file);
-        peer.push(await lxdPeak(ctx, lxd, f.file, f.fp));
+        peer.push(await lxdPeak(ctx, lxd, f, notes));
         ctx.log(`rss ${f.name}: LXD ${MB(peer[0]).toFixed(1)} MB`);
       }
       rows.push(makeRow(`unified ${f.name}`, "MB", [MB(mine)], peer.map(MB), TARGET));

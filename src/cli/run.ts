@@ -144,6 +144,20 @@ function declare(program: Command, s: Session): void {
     .option("--tls-key <file>", "key (PEM) of --tls-cert")
     .option("--http", "plain HTTP, behind a TLS-terminating proxy", false)
     .action(s.bind(() => import("./commands/serve.ts")));
+  const trust = program.command("trust").description("Manage client certificates serve trusts");
+  const trustCmd = (pick: (m: typeof import("./commands/trust.ts")) => CommandAction) => () =>
+    import("./commands/trust.ts").then((m) => ({ action: pick(m) }));
+  trust.command("add").description("Trust a client certificate (sees private images)")
+    .argument("<certfile>", "PEM certificate of the client")
+    .option("--name <name>", "name to show (default: the certificate's CN)")
+    .action(s.bind(trustCmd((m) => m.add as CommandAction)));
+  trust.command("list").alias("ls").description("List trusted client certificates")
+    .addOption(formatOption(FORMATS))
+    .action(s.bind(trustCmd((m) => m.list as CommandAction)));
+  trust.command("remove").alias("rm").description("Stop trusting a client certificate")
+    .argument("<fingerprint>", "fingerprint or unique prefix")
+    .action(s.bind(trustCmd((m) => m.remove as CommandAction)));
+
   program.command("fsck").description("Check the store for missing, damaged or orphaned files")
     .option("--repair", "remove orphans, leftovers and broken images", false)
     .option("--verify", "also re-hash every image", false)

@@ -7,10 +7,11 @@ import { lzma } from "./compressors/lzma.ts";
 import { none } from "./compressors/none.ts";
 import { xz } from "./compressors/xz.ts";
 import { zstd } from "./compressors/zstd.ts";
+import { simplestreams } from "./remotes/simplestreams/protocol.ts";
 
 /** Sorted by name. */
 export const BUILTIN_COMPRESSORS: readonly Compressor[] = [bzip2, gzip, lzma, none, xz, zstd];
-export const BUILTIN_REMOTES: readonly RemoteProtocol[] = [];
+export const BUILTIN_REMOTES: readonly RemoteProtocol[] = [simplestreams];
 
 /** A fresh compressor registry holding the built-ins. */
 export function builtinCompressors(): Registry<Compressor> {

@@ -26,6 +26,8 @@ export interface ConnectOptions {
   clientCert?: string;
   clientKey?: string;
   signal?: AbortSignal;
+  /** Bounds for waiting on the server (remotes/http.ts defaults: 30 s headers, 60 s idle). */
+  timeouts?: { headersMs?: number; idleMs?: number };
 }
 
 /** One image as a remote describes it (the api.Image subset a remote can know). */
@@ -54,6 +56,11 @@ export interface RemoteFile {
 export interface RemoteImageFiles {
   metadata: RemoteFile;
   rootfs?: RemoteFile;
+  /**
+   * True when the rootfs bytes only flow once metadata has been read to its end (one multipart
+   * body). Otherwise the pull pipeline downloads both files in parallel (core/pull.ts).
+   */
+  sequential?: boolean;
 }
 
 /** A connected remote image server. */

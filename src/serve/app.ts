@@ -5,6 +5,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { Store } from "../core/store.ts";
+import { VERSION } from "../version.ts";
 import { prefersHtml, renderCatalogue } from "./catalogue.ts";
 import { fileResponse } from "./downloads.ts";
 import { errorResponse, syncResponse } from "./envelopes.ts";
@@ -99,7 +100,10 @@ function forbidden(c: Context<ServeEnv>): Response {
   return errorResponse(501, "not implemented");
 }
 
-/** Builds the app over `store`; the store is read on every request, so nothing goes stale. */
+/**
+ * Builds the app over `store`. Lists are re-read whenever the database changed (ListCache), so
+ * images the CLI imports or publishes while the server runs show up at once.
+ */
 export function createApp(store: Store, opts: AppOptions = {}): Hono<ServeEnv> {
   const app = new Hono<ServeEnv>();
   const trust = new TrustList(store);
@@ -108,7 +112,7 @@ export function createApp(store: Store, opts: AppOptions = {}): Hono<ServeEnv> {
   const clientCert = opts.clientCertificate ?? defaultClientCertificate;
   const identity: ServerIdentity = {
     serverName: opts.identity?.serverName ?? "imago",
-    version: opts.identity?.version ?? "0.1.0",
+    version: opts.identity?.version ?? VERSION,
     certificate: opts.identity?.certificate,
     certificateFingerprint: opts.identity?.certificateFingerprint,
   };

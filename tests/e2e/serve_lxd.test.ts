@@ -70,6 +70,18 @@ function importImage(args: string[]): string {
   return m[1];
 }
 
+/**
+ * The child's exit code. Polls as well as listening: under Deno a child spawned in a before()
+ * hook does not keep the event loop alive by itself.
+ */
+async function waitExit(child: ChildProcess): Promise<number | null> {
+  const done = () => child.exitCode !== null || child.signalCode !== null;
+  // stderr may still hold the last lines when the exit is seen.
+  const drained = () => !child.stderr || child.stderr.readableEnded || child.stderr.destroyed;
+  while (!done() || !drained()) await new Promise((r) => setTimeout(r, 50));
+  return child.exitCode;
+}
+
 function waitForListening(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     child.stderr!.on("data", (d) => {
@@ -104,8 +116,9 @@ before(async () => {
   fps.priv = importImage([p, "--alias", ALIAS.priv]);
 
   server = spawn(BIN, ["--store", join(box.dir, "store"), "serve", "--listen", "127.0.0.1:0"], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  server.stdout!.resume();
   url = await waitForListening(server);
 });
 
@@ -113,9 +126,8 @@ after(async () => {
   if (skip) return;
   for (const fp of copied) exec("lxc", ["image", "delete", `local:${fp}`], lxcEnv());
   if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.on("exit", r));
     server.kill("SIGTERM");
-    await exited;
+    await waitExit(server);
   }
   rmSync(lxcConf, { recursive: true, force: true });
   box.cleanup();
@@ -198,16 +210,18 @@ test(
     } finally {
       exec("lxc", ["image", "alias", "delete", `local:${alias}`], lxcEnv());
       rmSync(CA_FILE, { force: true });
-      exec("update-ca-certificates", ["--fresh"]);
+      exec("update-ca-certificates", []);
     }
   },
 );
 
 test("imago serve stops cleanly on SIGTERM and logged every request", { skip }, async () => {
   assert.ok(server && server.exitCode === null, "server still running");
-  const exited = new Promise<number | null>((r) => server!.on("exit", (code) => r(code)));
   server!.kill("SIGTERM");
-  assert.equal(await exited, 0);
+  const code = await waitExit(server!);
+  // Deno reports (null, "SIGTERM") even when the child handled the signal and exited 0; the
+  // "Shutting down" line below shows it did.
+  assert.ok(code === 0 || ("Deno" in globalThis && code === null), `exit code ${code}`);
   assert.match(serverLog, /"GET \/1\.0\/images\/[0-9a-f]{64}\/export\?project=default" 200 /);
   assert.match(serverLog, /"GET \/streams\/v1\/images\.json" 200 /);
   assert.match(serverLog, /Shutting down/);

@@ -151,7 +151,7 @@ test("export of a split image is multipart/form-data that hashes back to the fin
     assert.deepEqual(parts[1].bytes, root);
     assert.equal(await sha256Hex(parts[0].bytes, parts[1].bytes), rec.fingerprint);
     // A standard multipart parser reads it the same way.
-    const form = await new Response(r.body, {
+    const form = await new Response(r.body as Uint8Array<ArrayBuffer>, {
       headers: { "Content-Type": r.headers.get("content-type")! },
     }).formData();
     const m = form.get("metadata") as File;

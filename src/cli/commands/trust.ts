@@ -34,6 +34,3 @@ export async function remove(ctx: CommandContext, ref: string): Promise<void> {
   const entry = new TrustList(await ctx.store()).remove(ref);
   if (!ctx.globals.quiet) ctx.io.stderr(`Removed trust for ${entry.fingerprint}\n`);
 }
-
-/** `action` as run.ts expects, dispatching on the first argument is not used: see run.ts. */
-export const action = list;

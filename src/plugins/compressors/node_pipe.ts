@@ -19,8 +19,10 @@ function pair(
   let failure: Error | null = null;
   let written = 0;
   const settled = outcome.then((e) => (failure = e));
+  let control: ReadableStreamDefaultController<Uint8Array> | undefined;
   const readable = new ReadableStream<Uint8Array>({
     start(c) {
+      control = c;
       output.on("data", (b: Uint8Array) => {
         c.enqueue(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
         if ((c.desiredSize ?? 0) <= 0) output.pause();
@@ -57,8 +59,9 @@ function pair(
       if (!written && onEmpty) onEmpty();
       else input.end();
     },
-    abort() {
+    abort(reason) {
       stop();
+      control?.error(reason);
     },
   });
   return { writable, readable } as TransformStream<Uint8Array, Uint8Array>;

@@ -57,7 +57,8 @@ async function lxdPeak(
   await lxd.lxc(["image", "delete", fp]);
   const mb = (kb: number) => MB(kb).toFixed(1);
   notes.push(
-    `${label}: LXD daemon grew ${mb(growth)} MB, lxc client peaked at ${mb(client.peakKb)} MB`,
+    `${label}: LXD daemon grew ${mb(growth)} MB over its resting ${mb(base.tree)} MB; ` +
+      `lxc client peaked at ${mb(client.peakKb)} MB`,
   );
   return growth + client.peakKb;
 }

@@ -4,6 +4,9 @@
  * `async function action(ctx: CommandContext, ...args, opts)`.
  */
 import type { Store } from "../core/store.ts";
+import type { PluginFailure } from "../plugins/loader.ts";
+import type { Registry } from "../plugins/registry.ts";
+import type { Compressor, RemoteProtocol } from "../plugins/types.ts";
 import type { Logger } from "./log.ts";
 import type { Progress } from "./progress.ts";
 
@@ -22,6 +25,16 @@ export interface GlobalOptions {
   store?: string;
   quiet?: boolean;
   verbose?: boolean;
+  /** Folder of external plugins (default: <config>/plugins). */
+  plugins?: string;
+}
+
+/** The plugin registries: built-ins plus the external plugins that loaded. */
+export interface Plugins {
+  compressors: Registry<Compressor>;
+  remotes: Registry<RemoteProtocol>;
+  /** Plugin files that failed to load (already warned about). */
+  failures: PluginFailure[];
 }
 
 export interface CommandContext {
@@ -30,6 +43,10 @@ export interface CommandContext {
   readonly log: Logger;
   /** The store folder: --store, else IMAGO_DIR, else the default. */
   readonly storeDir: string;
+  /** imago's config folder: $XDG_CONFIG_HOME/imago (remotes, certificates, plugins). */
+  readonly configDir: string;
+  /** Loads the plugins on first use (the store's compressors include them). */
+  plugins(): Promise<Plugins>;
   /** Opens the store on first use; run() closes it when the command ends. */
   store(opts?: { sweep?: boolean }): Promise<Store>;
   /** Writes one line (or several) of command output to stdout. */

@@ -8,9 +8,10 @@ import process from "node:process";
 import { Readable } from "node:stream";
 import { Command, CommanderError, Option } from "commander";
 import { ImagoError, UsageError } from "../core/errors.ts";
+import { configDir as configHome } from "../core/remotes_config.ts";
 import { defaultStoreDir, type Store } from "../core/store.ts";
 import { VERSION } from "../version.ts";
-import type { CliIO, CommandAction, CommandContext, GlobalOptions } from "./context.ts";
+import type { CliIO, CommandAction, CommandContext, GlobalOptions, Plugins } from "./context.ts";
 import { fsError } from "./files.ts";
 import { createLogger, logLevel } from "./log.ts";
 import { FORMATS } from "./output.ts";
@@ -26,6 +27,7 @@ class Session {
   running?: Command;
   failed?: Command;
   #store?: Promise<Store>;
+  #plugins?: Promise<Plugins>;
 
   constructor(io: CliIO) {
     this.io = io;
@@ -35,17 +37,25 @@ class Session {
     const io = this.io;
     const log = createLogger(io.stderr, logLevel(io.env, globals));
     const storeDir = globals.store || defaultStoreDir(io.env);
+    const configDir = configHome(io.env);
+    const plugins = () =>
+      this.#plugins ??= import("./plugin_setup.ts").then((m) =>
+        m.loadCliPlugins(configDir, globals.plugins, log)
+      );
     return {
       io,
       globals,
       log,
       storeDir,
+      configDir,
+      plugins,
       store: (opts) => {
         this.#store ??= (async () => {
           const { Store } = await import("../core/store.ts");
+          const { compressors } = await plugins();
           log.debug(`Opening store "${storeDir}"`);
           try {
-            return await Store.open(storeDir, opts);
+            return await Store.open(storeDir, { ...opts, compressors });
           } catch (err) {
             throw fsError(err, `Cannot open the store "${storeDir}"`);
           }
@@ -121,6 +131,7 @@ function declare(program: Command, s: Session): void {
     .option("--public", "make the image public", false)
     .addOption(formatOption(["table", "json"]))
     .action(s.bind(() => import("./commands/build.ts")));
+  declareUnpackCommands(program, s);
 
   const alias = program.command("alias").description("Manage image aliases");
   alias.command("create").description("Create an alias for an image")
@@ -158,11 +169,95 @@ function declare(program: Command, s: Session): void {
     .argument("<fingerprint>", "fingerprint or unique prefix")
     .action(s.bind(trustCmd((m) => m.remove as CommandAction)));
 
+  declareRemoteCommands(program, s);
+
   program.command("fsck").description("Check the store for missing, damaged or orphaned files")
     .option("--repair", "remove orphans, leftovers and broken images", false)
     .option("--verify", "also re-hash every image", false)
     .addOption(formatOption(["table", "json", "yaml"]))
     .action(s.bind(() => import("./commands/store_fsck.ts")));
+}
+
+/** Unpacking images and rendering their templates (issue 5). */
+function declareUnpackCommands(program: Command, s: Session): void {
+  const instanceOptions = (c: Command, defaultName: string) =>
+    c.option("--name <name>", `instance name the templates see (default: ${defaultName})`)
+      .option("-c, --config <key=value>", "instance config the templates see", collect, [])
+      .addOption(
+        new Option("--trigger <trigger>", "which templates: those for this event")
+          .choices(["create", "copy", "start"]).default("create"),
+      );
+  instanceOptions(
+    program.command("unpack").description("Unpack an image's root filesystem and templates")
+      .argument("<image>", "[REMOTE:]alias, fingerprint or unique fingerprint prefix")
+      .argument("<dir>", "new or empty folder for the root filesystem"),
+    "the folder's name",
+  ).action(s.bind(() => import("./commands/unpack.ts")));
+  const template = program.command("template").description("Look at an image's templates");
+  instanceOptions(
+    template.command("render").description("Print one rendered template, as LXD writes it")
+      .argument("<image>", "[REMOTE:]alias, fingerprint or unique fingerprint prefix")
+      .argument("<path>", "target path in metadata.yaml, or the template's file name"),
+    "imago",
+  ).action(s.bind(() => import("./commands/template_render.ts")));
+}
+
+/** A loader for one named export of a command module that holds several actions. */
+function pick<M>(load: () => Promise<M>, name: keyof M): Loader {
+  return () => load().then((m) => ({ action: m[name] as CommandAction }));
+}
+
+/** Remotes, copying from them, the image cache, auto-update and settings (issue 4). */
+function declareRemoteCommands(program: Command, s: Session): void {
+  const remote = program.command("remote").description("Manage the list of remote servers");
+  remote.command("add").description("Add a remote server")
+    .argument("<name>", "remote name").argument("<url>", "https://HOST[:PORT] or a base URL")
+    .option("--protocol <name>", "lxd, simplestreams, or a plugin's protocol", "lxd")
+    .option("--public", "public server: no client certificate", false)
+    .option("--accept-certificate", "pin the server certificate without asking", false)
+    .action(s.bind(() => import("./commands/remote_add.ts")));
+  const remoteCmd = (name: keyof typeof import("./commands/remote.ts")) =>
+    s.bind(pick(() => import("./commands/remote.ts"), name));
+  remote.command("list").alias("ls").description("List the remotes")
+    .addOption(formatOption(FORMATS)).action(remoteCmd("list"));
+  remote.command("remove").alias("rm").description("Remove a remote")
+    .argument("<name>", "remote name").action(remoteCmd("remove"));
+  remote.command("rename").alias("mv").description("Rename a remote")
+    .argument("<old>", "remote name").argument("<new>", "new name").action(remoteCmd("rename"));
+  remote.command("switch").description("Set the default remote")
+    .argument("<name>", "remote name").action(remoteCmd("switchDefault"));
+  remote.command("get-default").description("Show the default remote")
+    .action(remoteCmd("getDefault"));
+
+  program.command("copy").alias("cp").description("Copy an image from a remote into the store")
+    .argument("<source>", "REMOTE:IMAGE (alias, fingerprint or prefix)")
+    .argument("[target]", "local: (the store)")
+    .option("--alias <name>", "add an alias, moving an existing one (repeatable)", collect, [])
+    .option("--copy-aliases", "copy the image's aliases from the remote", false)
+    .option("--auto-update", "keep the image up to date with its source", false)
+    .option("--public", "make the image public", false)
+    .option("--arch <arch>", "architecture to pick (default: this host's)")
+    .option("--vm", "pick the virtual-machine image", false)
+    .action(s.bind(() => import("./commands/image_copy.ts")));
+  program.command("refresh").description("Update images from their source when it changed")
+    .argument("[images...]", "aliases or fingerprints (default: all with auto-update)")
+    .action(s.bind(() => import("./commands/image_refresh.ts")));
+  program.command("gc").description("Delete cached images unused for images.remote_cache_expiry")
+    .action(s.bind(() => import("./commands/store_gc.ts")));
+
+  const config = program.command("config").description("Get and set store settings (images.*)");
+  const configCmd = (name: keyof typeof import("./commands/store_config.ts")) =>
+    s.bind(pick(() => import("./commands/store_config.ts"), name));
+  config.command("get").description("Show a setting").argument(
+    "<key>",
+    "e.g. images.auto_update_interval",
+  )
+    .action(configCmd("get"));
+  config.command("set").description("Change a setting")
+    .argument("<key>", "setting name").argument("<value>", "new value").action(configCmd("set"));
+  config.command("unset").description("Reset a setting to its default")
+    .argument("<key>", "setting name").action(configCmd("unset"));
+  config.command("show").description("Show every setting").action(configCmd("show"));
 }
 
 function buildProgram(s: Session): Command {
@@ -173,7 +268,8 @@ function buildProgram(s: Session): Command {
     .version(VERSION, "--version", "print the version")
     .option("--store <dir>", "store folder (default: $IMAGO_DIR, else ~/.local/share/imago)")
     .option("-q, --quiet", "no progress or success messages")
-    .option("-v, --verbose", "debug messages on stderr");
+    .option("-v, --verbose", "debug messages on stderr")
+    .option("--plugins <dir>", "folder of plugins to load (default: ~/.config/imago/plugins)");
   declare(program, s);
   // Each command records itself as the failing one, so the hint names the right --help.
   const hook = (c: Command) => {

@@ -72,9 +72,10 @@ export async function scanCompressedTar(
   try {
     await scanTar(stream.pipeThrough(compressor.decompress()), onEntry, { action });
   } catch (err) {
-    if ((upstream && err === upstream.err) || err instanceof ImagoError) throw err;
-    // Anything else came from the decompressor: corrupt or truncated data.
-    const detail = describe(err);
+    if (upstream && err === upstream.err) throw err;
+    // scanTar's errors name the file already; anything else came from the decompressor.
+    if (err instanceof ImagoError && err.message.startsWith(action)) throw err;
+    const detail = describe(err).replace(/^Cannot decompress \S+ data: /, "");
     throw new InvalidInputError(
       `${action}: the ${compressor.name} data is corrupt or truncated${
         detail ? `: ${detail}` : ""

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { IntegrityError, RemoteError } from "./errors.ts";
 import type { ImageAlias, UpdateSource } from "./model.ts";
-import { spool, type Spool } from "./spool.ts";
+import { type Spool, spool } from "./spool.ts";
 import type { ImportResult, Store } from "./store.ts";
 import { sha256 } from "./streams.ts";
 import type { Remote, RemoteFile, RemoteImage } from "../plugins/types.ts";
@@ -90,7 +90,10 @@ export async function pullImage(
   try {
     let rootStream = root;
     if (root && !files.sequential) {
-      const path = join(store.tmpDir, `import-${process.pid}-${randomBytes(6).toString("hex")}.pull`);
+      const path = join(
+        store.tmpDir,
+        `import-${process.pid}-${randomBytes(6).toString("hex")}.pull`,
+      );
       spooled = spool(root, path);
       rootStream = spooled.reader();
     }
@@ -108,9 +111,11 @@ export async function pullImage(
         filename: image.filename || undefined,
       },
     );
-    // The remote's properties are the image's, as LXD records them on a pull: exactly.
+    // The remote's properties are the image's, as LXD records them on a pull: exactly. A
+    // remote that knows none (a static URL) leaves metadata.yaml's.
     const rec = result.image;
-    if (result.created && !sameMap(rec.properties, image.properties)) {
+    const known = Object.keys(image.properties).length > 0;
+    if (result.created && known && !sameMap(rec.properties, image.properties)) {
       result.image = store.update(rec.fingerprint, { ...rec, properties: { ...image.properties } });
     }
     return { ...result, downloaded: true };

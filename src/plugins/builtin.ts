@@ -7,11 +7,13 @@ import { lzma } from "./compressors/lzma.ts";
 import { none } from "./compressors/none.ts";
 import { xz } from "./compressors/xz.ts";
 import { zstd } from "./compressors/zstd.ts";
+import { direct } from "./remotes/direct.ts";
+import { lxd } from "./remotes/lxd.ts";
 import { simplestreams } from "./remotes/simplestreams/protocol.ts";
 
 /** Sorted by name. */
 export const BUILTIN_COMPRESSORS: readonly Compressor[] = [bzip2, gzip, lzma, none, xz, zstd];
-export const BUILTIN_REMOTES: readonly RemoteProtocol[] = [simplestreams];
+export const BUILTIN_REMOTES: readonly RemoteProtocol[] = [direct, lxd, simplestreams];
 
 /** A fresh compressor registry holding the built-ins. */
 export function builtinCompressors(): Registry<Compressor> {

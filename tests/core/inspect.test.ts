@@ -196,7 +196,7 @@ test("inspectImage() rejects a truncated uncompressed tar", async () => {
 
 test("inspectImage() rejects a file that is not a tar", async () => {
   const junk = new TextEncoder().encode("just some text, not an image\n".repeat(20));
-  assert.match((await failure(junk)).message, /unsupported compression \(known: gzip, /);
+  assert.match((await failure(junk)).message, /unsupported compression \(known: [a-z0-9, ]*gzip/);
   const gzJunk = gzipSync(junk);
   assert.match((await failure(gzJunk)).message, /not a tar archive/);
 });

@@ -1,8 +1,9 @@
 /**
- * `imago export IMAGE [TARGET]`: byte-identical copies of the image's files, named as
- * `lxc image export` names them. Each file is streamed to a temp name beside its destination,
- * the bytes are checked against the fingerprint, and only then renamed into place. Like lxc,
- * an existing file is replaced (after the copy succeeded), with a warning on stderr.
+ * `imago export [REMOTE:]IMAGE [TARGET]`: byte-identical copies of the image's files, named as
+ * `lxc image export` names them (a remote image is first pulled into the store, cached). Each
+ * file is streamed to a temp name beside its destination, the bytes are checked against the
+ * fingerprint, and only then renamed into place. Like lxc, an existing file is replaced (after
+ * the copy succeeded), with a warning on stderr.
  */
 import { randomBytes } from "node:crypto";
 import { rename, rm, stat } from "node:fs/promises";
@@ -13,6 +14,7 @@ import type { ExportFiles } from "../../core/store.ts";
 import { counting, fileStream, sha256 } from "../../core/streams.ts";
 import type { CommandContext } from "../context.ts";
 import { fsError } from "../files.ts";
+import { localOrPulled } from "../pull_remote.ts";
 
 export interface ExportPlan {
   metadata: string;
@@ -41,7 +43,7 @@ const isDir = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);
 
 export async function action(ctx: CommandContext, ref: string, target?: string): Promise<void> {
   const store = await ctx.store();
-  const rec = store.resolve(ref);
+  const rec = await localOrPulled(ctx, ref);
   const what = `Cannot export "${ref}"`;
   const files = store.files(rec.fingerprint);
   const plan = exportPlan(files, target ?? ".", target === undefined || await isDir(target));

@@ -1,8 +1,13 @@
-/** `imago import TARBALL [ROOTFS]`: streams a unified or split image into the store. */
+/**
+ * `imago import TARBALL [ROOTFS]`: streams a unified or split image into the store; an https://
+ * URL is a static URL import (import_url.ts).
+ */
 import { basename } from "node:path";
 import { toApiImage } from "../../core/api_image.ts";
+import { UsageError } from "../../core/errors.ts";
 import type { CommandContext } from "../context.ts";
 import { closableFileStream, inputFile } from "../files.ts";
+import { importUrl, isUrl } from "../import_url.ts";
 import { renderJson, renderYaml } from "../output.ts";
 
 export interface ImportCommandOptions {
@@ -17,6 +22,10 @@ export async function action(
   rootfs: string | undefined,
   opts: ImportCommandOptions = {},
 ): Promise<void> {
+  if (isUrl(tarball)) {
+    if (rootfs) throw new UsageError(`Cannot import "${tarball}": a URL gives one unified image`);
+    return await importUrl(ctx, tarball, opts);
+  }
   const what = `Cannot import "${tarball}"`;
   const total = (await inputFile(tarball, what)) +
     (rootfs ? await inputFile(rootfs, `Cannot import "${rootfs}"`) : 0);

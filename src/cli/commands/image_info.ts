@@ -1,11 +1,10 @@
-/** `imago info IMAGE`: the image laid out as `lxc image info` prints it. */
-import { toApiImage } from "../../core/api_image.ts";
+/** `imago info [REMOTE:]IMAGE`: the image laid out as `lxc image info` prints it. */
 import { formatMB, infoDate, timeIsSet } from "../cells.ts";
 import type { CommandContext } from "../context.ts";
+import { resolveImage } from "../remote_images.ts";
 
 export async function action(ctx: CommandContext, ref: string): Promise<void> {
-  const store = await ctx.store();
-  const img = toApiImage(store.resolve(ref));
+  const img = await resolveImage(ctx, ref);
   const out = [
     `Fingerprint: ${img.fingerprint}`,
     `Size: ${formatMB(img.size)}`,

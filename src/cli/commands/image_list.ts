@@ -1,10 +1,11 @@
-/** `imago list [FILTER]...`: the store's images, with lxc's columns, sorting and formats. */
-import { type ApiImage, toApiImage } from "../../core/api_image.ts";
+/** `imago list [REMOTE:][FILTER]...`: the store's (or a remote's) images, with lxc's columns, sorting and formats. */
+import type { ApiImage } from "../../core/api_image.ts";
 import { UsageError } from "../../core/errors.ts";
 import { formatMB, listDate } from "../cells.ts";
 import type { CommandContext } from "../context.ts";
 import { imageMatches } from "../image_filter.ts";
 import { checkFormat, render, sortRows } from "../output.ts";
+import { listImages } from "../remote_images.ts";
 
 export interface ListOptions {
   columns?: string;
@@ -67,8 +68,8 @@ export async function action(
 ): Promise<void> {
   const format = checkFormat(opts.format ?? "table");
   const columns = parseColumns(opts.columns ?? "lfpdatsu");
-  const store = await ctx.store();
-  const images = store.list().map(toApiImage).filter((img) => imageMatches(filters, img));
+  const source = await listImages(ctx, filters);
+  const images = source.images.filter((img) => imageMatches(source.filters, img));
   const rows = sortRows(images.map((img) => columns.map((c) => c.cell(img))));
   ctx.io.stdout(render(format, columns.map((c) => c.name), rows, images));
 }

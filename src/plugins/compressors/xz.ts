@@ -20,7 +20,7 @@ export const xz: Compressor = {
   decompress() {
     const path = systemProgram("xz");
     if (!path) return pullDecoderStream(new XzDecoder(), "xz");
-    return programTransform(path, ["-d", "-c", "-q"], "Cannot decompress xz data", true);
+    return programTransform(path, ["-d", "-c", "-q", "-T0"], "Cannot decompress xz data", true);
   },
   compress(level) {
     const l = checkLevel("xz", level, 0, 9, 6);

@@ -55,7 +55,15 @@ test("sortImages() orders newest serial first, then architecture, then rootfs pr
     image("c1", { serial: "20240301", arch: "arm64" }),
     image("d1", { serial: "20230101", release: "3.18" }),
   ]);
-  assert.deepEqual(sorted.map((i) => short(i.fingerprint)), ["d1", "b3", "b2", "b4", "b1", "c1", "a1"]);
+  assert.deepEqual(sorted.map((i) => short(i.fingerprint)), [
+    "d1",
+    "b3",
+    "b2",
+    "b4",
+    "b1",
+    "c1",
+    "a1",
+  ]);
 });
 
 test("applyAliases() gives each alias and alias/<arch> to the newest image per type and arch", () => {

@@ -1,7 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RemoteError } from "../../../src/core/errors.ts";
-import { productPaths } from "../../../src/plugins/remotes/simplestreams/index.ts";
+import {
+  loadCatalogue,
+  MAX_INDEX_BYTES,
+  MAX_PRODUCTS_BYTES,
+  productPaths,
+} from "../../../src/plugins/remotes/simplestreams/index.ts";
 import { parseProducts } from "../../../src/plugins/remotes/simplestreams/products.ts";
 import {
   eolDate,
@@ -58,6 +63,56 @@ test("productPaths() takes image-downloads entries with products, in order, once
     },
   };
   assert.deepEqual(productPaths(doc, "index.json"), ["streams/v1/a.json", "streams/v1/b.json"]);
+});
+
+test("loadCatalogue() reads the index, then each products file, each under its size cap", async () => {
+  const calls: [string, number][] = [];
+  const docs: Record<string, unknown> = {
+    "streams/v1/index.json": {
+      index: {
+        a: { datatype: "image-downloads", path: "streams/v1/a.json", products: ["x"] },
+        b: { datatype: "image-downloads", path: "streams/v1/b.json", products: ["y"] },
+      },
+    },
+    "streams/v1/a.json": {
+      products: {
+        x: {
+          arch: "amd64",
+          aliases: "x",
+          versions: {
+            "20240101": {
+              items: { c: { ftype: "lxd_combined.tar.gz", path: "c", size: 1, sha256: H("1") } },
+            },
+          },
+        },
+      },
+    },
+    // The same image again from a second file: listed once.
+    "streams/v1/b.json": {
+      products: {
+        y: {
+          arch: "amd64",
+          aliases: "y",
+          versions: {
+            "20240101": {
+              items: { c: { ftype: "lxd_combined.tar.gz", path: "c", size: 1, sha256: H("1") } },
+            },
+          },
+        },
+      },
+    },
+  };
+  const cat = await loadCatalogue((path, limit) => {
+    calls.push([path, limit]);
+    return Promise.resolve(docs[path]);
+  }, { baseUrl: "https://x.example/", hostArch: "x86_64" });
+  assert.deepEqual(calls, [
+    ["streams/v1/index.json", MAX_INDEX_BYTES],
+    ["streams/v1/a.json", MAX_PRODUCTS_BYTES],
+    ["streams/v1/b.json", MAX_PRODUCTS_BYTES],
+  ]);
+  assert.deepEqual(cat.images.map((i) => i.fingerprint), [H("1")]);
+  assert.deepEqual(cat.aliases.map((a) => a.name), ["x", "x/amd64"]);
 });
 
 test("productPaths() and parseProducts() reject documents of another shape", () => {
@@ -141,7 +196,10 @@ test("toImages() uses combined_sha256 for root.tar.xz only when combined_rootxz_
   const both = meta({ combined_sha256: H("f"), combined_rootxz_sha256: H("b") });
   assert.equal(convert({ m: both, t })[0].fingerprint, H("b"));
   // combined_sha256 is no fallback for the other ftypes.
-  assert.equal(convert({ m: meta({ combined_sha256: H("f") }), s: root("squashfs", "1") }).length, 0);
+  assert.equal(
+    convert({ m: meta({ combined_sha256: H("f") }), s: root("squashfs", "1") }).length,
+    0,
+  );
 });
 
 test("toImages() drops only the pair whose combined hash is missing", () => {
@@ -269,10 +327,16 @@ test("toImages() skips products of unknown architectures silently", () => {
 test("toImages() drops images whose hashes it could not verify", () => {
   const s = root("squashfs", "1");
   assert.equal(convert({ m: meta({ combined_squashfs_sha256: "abc" }), s }).length, 0);
-  assert.equal(convert({ m: { ...meta({ combined_squashfs_sha256: H("a") }), sha256: "" }, s })
-    .length, 0);
-  assert.equal(convert({ m: meta({ combined_squashfs_sha256: H("a") }), s: { ...s, sha256: "" } })
-    .length, 0);
+  assert.equal(
+    convert({ m: { ...meta({ combined_squashfs_sha256: H("a") }), sha256: "" }, s })
+      .length,
+    0,
+  );
+  assert.equal(
+    convert({ m: meta({ combined_squashfs_sha256: H("a") }), s: { ...s, sha256: "" } })
+      .length,
+    0,
+  );
   // Upper-case hex is accepted and normalised.
   const upper = convert({ m: meta({ combined_squashfs_sha256: H("A") }), s });
   assert.equal(upper[0].fingerprint, H("a"));

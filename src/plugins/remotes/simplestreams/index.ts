@@ -10,9 +10,9 @@ import { isObject, parseProducts } from "./products.ts";
 import { type SsImage, toImages } from "./to_images.ts";
 
 export const INDEX_PATH = "streams/v1/index.json";
-/** Caps on the JSON documents: Ubuntu's largest products files are tens of MB. */
-export const MAX_INDEX_BYTES = 16 << 20;
-export const MAX_PRODUCTS_BYTES = 256 << 20;
+/** Caps on the JSON documents, which are read whole: real products files are up to ~30 MB. */
+export const MAX_INDEX_BYTES = 4 << 20;
+export const MAX_PRODUCTS_BYTES = 64 << 20;
 
 /** How the catalogue reads JSON: a GET of `path` under the base URL, at most `limit` bytes. */
 export type JsonGetter = (path: string, limit: number, signal?: AbortSignal) => Promise<unknown>;

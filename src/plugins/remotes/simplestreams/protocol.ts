@@ -66,16 +66,18 @@ export class SimplestreamsRemote implements Remote {
 
   /** The catalogue, loaded once; a failed load is retried on the next call. */
   catalogue(signal?: AbortSignal): Promise<Catalogue> {
-    this.#catalogue ??= loadCatalogue(
-      (path, limit, s) =>
-        this.#client.getJson(itemUrl(this.#base, path), { maxBytes: limit, signal: s }),
-      { baseUrl: this.#base.href, hostArch: this.#hostArch, signal },
-    );
-    const loading = this.#catalogue;
-    loading.catch(() => {
-      if (this.#catalogue === loading) this.#catalogue = undefined;
-    });
-    return loading;
+    if (!this.#catalogue) {
+      const loading = loadCatalogue(
+        (path, limit, s) =>
+          this.#client.getJson(itemUrl(this.#base, path), { maxBytes: limit, signal: s }),
+        { baseUrl: this.#base.href, hostArch: this.#hostArch, signal },
+      );
+      this.#catalogue = loading;
+      loading.catch(() => {
+        if (this.#catalogue === loading) this.#catalogue = undefined;
+      });
+    }
+    return this.#catalogue;
   }
 
   async *list(signal?: AbortSignal): AsyncIterable<RemoteImage> {

@@ -1,0 +1,167 @@
+/**
+ * Unpacking an image's root filesystem into a folder, then applying its templates. Everything is
+ * written into a new sibling folder `DIR.imago-unpack-<random>` first and renamed to DIR only at
+ * the end, so DIR is either absent (or the empty folder it was) or complete: any failure removes
+ * the temporary folder and leaves DIR as it was. DIR must not exist, or be an empty folder (it is
+ * then replaced, taking the mode and owner of the image's root folder).
+ */
+import { randomBytes } from "node:crypto";
+import { chmod, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { ConflictError, InvalidInputError, NotFoundError } from "./errors.ts";
+import { decompressed } from "./decompress.ts";
+import { extractSquashfs, extractTar } from "./extract.ts";
+import { BundleCollector, readBundle } from "./image_bundle.ts";
+import type { RootfsKind } from "./model.ts";
+import { counting, fileStream } from "./streams.ts";
+import { tarGate } from "./tar_gate.ts";
+import { type ApplyResult, applyTemplates, type TemplateBundle, type TemplateRun } from "./templates.ts";
+import type { Registry } from "../plugins/registry.ts";
+import type { Compressor } from "../plugins/types.ts";
+
+/** An image's files as the store keeps them. */
+export interface UnpackSource {
+  /** The unified image, or the metadata tarball of a split one. */
+  metadata: string;
+  rootfs?: { path: string; kind: RootfsKind };
+  /** Names the image in messages (an alias or fingerprint). */
+  label: string;
+}
+
+export interface UnpackOptions {
+  compressors: Registry<Compressor>;
+  /** Apply the templates for this instance; without it no template is rendered. */
+  templates?: TemplateRun;
+  /** Bytes of the stored files read so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface UnpackResult {
+  bundle: TemplateBundle;
+  templates?: ApplyResult;
+  /** Device nodes left out because the process is not root. */
+  droppedDevices: number;
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Unpacks `source` into `dir` (see the module comment). */
+export async function unpackImage(
+  source: UnpackSource,
+  dir: string,
+  opts: UnpackOptions,
+): Promise<UnpackResult> {
+  const action = `Cannot unpack "${source.label}" into "${dir}"`;
+  if (source.rootfs?.kind === "qcow2") {
+    throw new InvalidInputError(
+      `${action}: it is a virtual-machine image: VM disk images (qcow2) cannot be unpacked`,
+    );
+  }
+  const target = resolve(dir);
+  await checkTarget(target, dir, action);
+  const stage = `${target}.imago-unpack-${randomBytes(6).toString("hex")}`;
+  await mkdir(stage, { mode: 0o700 });
+  try {
+    const root = join(stage, "rootfs");
+    const { bundle, droppedDevices } = await extractRootfs(source, stage, root, opts, action);
+    const templates = opts.templates
+      ? await applyTemplates(root, bundle, opts.templates)
+      : undefined;
+    try {
+      await rename(root, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
+        throw new ConflictError(`${action}: "${dir}" was created meanwhile and is not empty`);
+      }
+      throw err;
+    }
+    return { bundle, templates, droppedDevices };
+  } finally {
+    await removeTree(stage);
+  }
+}
+
+/** DIR must be absent (in an existing folder) or an empty folder. */
+async function checkTarget(target: string, dir: string, action: string): Promise<void> {
+  const st = await lstat(target).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw err;
+  });
+  if (!st) {
+    const parent = await stat(dirname(target)).catch(() => undefined);
+    if (!parent?.isDirectory()) {
+      throw new NotFoundError(`${action}: the folder "${dirname(dir)}" does not exist`);
+    }
+    return;
+  }
+  if (st.isSymbolicLink()) throw new InvalidInputError(`${action}: "${dir}" is a symlink`);
+  if (!st.isDirectory()) throw new ConflictError(`${action}: "${dir}" exists and is not a folder`);
+  if ((await readdir(target)).length) {
+    throw new ConflictError(`${action}: "${dir}" is not empty: give a new or an empty folder`);
+  }
+}
+
+/** Writes the root filesystem to `root` (inside `stage`); returns metadata and templates. */
+async function extractRootfs(
+  source: UnpackSource,
+  stage: string,
+  root: string,
+  opts: UnpackOptions,
+  action: string,
+): Promise<{ bundle: TemplateBundle; droppedDevices: number }> {
+  let read = 0;
+  const raw = (path: string) =>
+    fileStream(path).pipeThrough(counting((n) => opts.onProgress?.(read + n)));
+  const label = basename(source.metadata);
+  const collector = new BundleCollector(action);
+  if (!source.rootfs) {
+    // Unified: the gate forwards rootfs/ to tar, which writes <stage>/rootfs like LXD does.
+    const gate = tarGate({ layout: "unified", dropDevices: !isRoot(), action });
+    const tar = await decompressed(raw(source.metadata), opts.compressors, label, action);
+    await extractTar(tar.pipeThrough(gate.stream), stage, isRoot(), action);
+    const r = gate.result();
+    if (r.entries === 0) {
+      throw new InvalidInputError(`${action}: the image has no rootfs/ (is it a VM image?)`);
+    }
+    await mkdir(root, { mode: 0o755 }).catch(() => {}); // only rootfs/ entries below it
+    return {
+      bundle: collector.finish(r.metadata, r.templates),
+      droppedDevices: r.droppedDevices,
+    };
+  }
+  const bundle = await readBundle(source.metadata, opts.compressors, label, action);
+  read = (await stat(source.metadata)).size;
+  if (source.rootfs.kind === "squashfs") {
+    await extractSquashfs(source.rootfs.path, root, action);
+    opts.onProgress?.(read + (await stat(source.rootfs.path)).size);
+    return { bundle, droppedDevices: 0 };
+  }
+  await mkdir(root, { mode: 0o755 });
+  await chmod(root, 0o755);
+  const gate = tarGate({ layout: "split", dropDevices: !isRoot(), action });
+  const rootLabel = basename(source.rootfs.path);
+  const tar = await decompressed(raw(source.rootfs.path), opts.compressors, rootLabel, action);
+  await extractTar(tar.pipeThrough(gate.stream), root, isRoot(), action);
+  return { bundle, droppedDevices: gate.result().droppedDevices };
+}
+
+/**
+ * Removes the temporary folder. Without root a folder unpacked read-only (0555) cannot be
+ * emptied, so folders are made writable and the removal tried again.
+ */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch {
+    const open = async (p: string): Promise<void> => {
+      const st = await lstat(p).catch(() => undefined);
+      if (!st?.isDirectory()) return;
+      await chmod(p, 0o700).catch(() => {});
+      for (const name of await readdir(p).catch(() => [])) await open(join(p, name));
+    };
+    await open(path);
+    await rm(path, { recursive: true, force: true }).catch(() => {});
+  }
+}

@@ -15,13 +15,23 @@ import { importSection } from "./bench/import.ts";
 import { type BenchContext, ensureDir, type Section, type SectionResult } from "./bench/lib.ts";
 import { formatSection, summaryLine } from "./bench/report.ts";
 import { rss } from "./bench/rss.ts";
+import { serveDownload } from "./bench/serve_download.ts";
+import { serveList } from "./bench/serve_list.ts";
+import { unpackSection } from "./bench/unpack.ts";
 
 /** Every section in the order a full run takes them; later issues append here. */
-const SECTIONS: Section[] = [fingerprint, importSection, rss];
+const SECTIONS: Section[] = [
+  fingerprint,
+  importSection,
+  rss,
+  unpackSection,
+  serveDownload,
+  serveList,
+];
 
 const USAGE = `usage: deno task bench [--quick] [--source | --imago BIN] [--rounds N] [SECTION...]
 sections (default: all):
-${SECTIONS.map((s) => `  ${s.name.padEnd(12)} ${s.describe}`).join("\n")}
+${SECTIONS.map((s) => `  ${s.name.padEnd(15)} ${s.describe}`).join("\n")}
   --quick      smaller inputs, for trying the script
   --source     run imago as node src/cli/main.ts even when dist/imago exists
   --imago BIN  run this imago binary (e.g. one built with scripts/build_sea.ts --outdir)

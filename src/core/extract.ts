@@ -7,11 +7,14 @@
 import { spawn } from "node:child_process";
 import { ImagoError } from "./errors.ts";
 
-/** tar flags: numeric owners, permissions, xattrs and ACLs (only user.* xattrs without root). */
-export function tarArgs(dir: string, root: boolean): string[] {
+/**
+ * tar flags for extracting `file` ("-" for stdin) into `dir`: numeric owners, permissions,
+ * xattrs and ACLs (only user.* xattrs without root, who cannot set the others).
+ */
+export function tarArgs(file: string, dir: string, root: boolean): string[] {
   return [
     "--extract",
-    "--file=-",
+    `--file=${file}`,
     "--numeric-owner",
     "--preserve-permissions",
     root ? "--same-owner" : "--no-same-owner",
@@ -30,7 +33,12 @@ export function extractTar(
   root: boolean,
   action: string,
 ): Promise<void> {
-  return runProgram("tar", tarArgs(dir, root), input, action, "tar");
+  return runProgram("tar", tarArgs("-", dir, root), input, action, "tar");
+}
+
+/** Extracts the (checked, uncompressed) tar file `file` into `dir`; tar reads it itself. */
+export function extractTarFile(file: string, dir: string, root: boolean, action: string) {
+  return runProgram("tar", tarArgs(file, dir, root), undefined, action, "tar");
 }
 
 /**

@@ -11,7 +11,7 @@ import { IntegrityError, RemoteError } from "./errors.ts";
 import type { ImageAlias, UpdateSource } from "./model.ts";
 import { type Spool, spool } from "./spool.ts";
 import type { ImportResult, Store } from "./store.ts";
-import { sha256 } from "./streams.ts";
+import { CHUNK, concat, sha256 } from "./streams.ts";
 import type { Remote, RemoteFile, RemoteImage } from "../plugins/types.ts";
 
 export interface PullOptions {
@@ -68,6 +68,31 @@ export function verifying(
   );
 }
 
+/**
+ * Regroups small network chunks (TLS records are ~16 KiB) into ~1 MiB ones, so the store's
+ * writes, hashing and scanning run per megabyte, not per record.
+ */
+export function coalesce(size = CHUNK): TransformStream<Uint8Array, Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let held = 0;
+  const emit = (c: TransformStreamDefaultController<Uint8Array>) => {
+    c.enqueue(concat(parts));
+    parts = [];
+    held = 0;
+  };
+  return new TransformStream({
+    transform(chunk, c) {
+      if (held === 0 && chunk.byteLength >= size) return c.enqueue(chunk);
+      parts.push(chunk);
+      held += chunk.byteLength;
+      if (held >= size) emit(c);
+    },
+    flush(c) {
+      if (held > 0) emit(c);
+    },
+  });
+}
+
 /** Downloads `image` from `remote` into `store` (or finds it there already). */
 export async function pullImage(
   store: Store,
@@ -84,8 +109,9 @@ export async function pullImage(
     opts.onProgress?.(done, image.size);
   };
   const files = await remote.fetch(image, opts.signal);
-  const meta = verifying(files.metadata, `${label}: metadata`, count);
-  const root = files.rootfs && verifying(files.rootfs, `${label}: rootfs`, count);
+  const meta = verifying(files.metadata, `${label}: metadata`, count).pipeThrough(coalesce());
+  const root = files.rootfs &&
+    verifying(files.rootfs, `${label}: rootfs`, count).pipeThrough(coalesce());
   let spooled: Spool | undefined;
   try {
     let rootStream = root;

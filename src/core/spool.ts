@@ -58,6 +58,7 @@ export function spool(source: ReadableStream<Uint8Array>, path: string): Spool {
   const read = (): ReadableStream<Uint8Array> => {
     let fh: Awaited<ReturnType<typeof open>> | undefined;
     let pos = 0;
+    let cancelled = false;
     const close = async () => {
       await fh?.close().catch(() => {});
       fh = undefined;
@@ -65,13 +66,19 @@ export function spool(source: ReadableStream<Uint8Array>, path: string): Spool {
     return new ReadableStream<Uint8Array>({
       async pull(c) {
         for (;;) {
+          if (cancelled) return;
           if (failure !== undefined) {
             await close();
             return c.error(failure);
           }
           if (pos < written) {
             // The file exists once bytes were written, so it can be opened now.
-            fh ??= await open(path, "r");
+            if (!fh) {
+              const opened = await open(path, "r");
+              // Cancelled while opening: close() already ran and saw no handle.
+              if (cancelled) return void await opened.close().catch(() => {});
+              fh = opened;
+            }
             const buf = new Uint8Array(Math.min(CHUNK, written - pos));
             const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos);
             pos += bytesRead;
@@ -90,7 +97,10 @@ export function spool(source: ReadableStream<Uint8Array>, path: string): Spool {
           });
         }
       },
-      cancel: close,
+      cancel() {
+        cancelled = true;
+        return close();
+      },
     });
   };
 

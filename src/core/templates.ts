@@ -142,7 +142,7 @@ export function findTemplate(bundle: TemplateBundle, pathOrName: string): [strin
   const all = Object.entries(bundle.metadata.templates);
   const hit = all.find(([p]) => p === pathOrName) ?? all.find(([, e]) => e.template === pathOrName);
   if (!hit) {
-    const known = all.map(([p, e]) => `${p} (${e.template})`).join(", ") || "none";
+    const known = all.map(([p, e]) => `${p} (${e.template})`).sort().join(", ") || "none";
     throw new NotFoundError(`Template "${pathOrName}" not found: the image has ${known}`);
   }
   return hit;

@@ -6,17 +6,19 @@
  * then replaced, taking the mode and owner of the image's root folder).
  */
 import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
 import { chmod, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { ConflictError, InvalidInputError, NotFoundError } from "./errors.ts";
 import { decompressed } from "./decompress.ts";
-import { extractSquashfs, extractTar } from "./extract.ts";
+import { extractSquashfs, extractTar, extractTarFile } from "./extract.ts";
 import { BundleCollector, readBundle } from "./image_bundle.ts";
 import type { RootfsKind } from "./model.ts";
 import { counting, fileStream } from "./streams.ts";
-import { tarGate } from "./tar_gate.ts";
+import { type CheckResult, checkTarFile, tarGate } from "./tar_gate.ts";
 import { type ApplyResult, applyTemplates, type TemplateBundle, type TemplateRun } from "./templates.ts";
+import { DETECT_BYTES, detectCompressor } from "../plugins/detect.ts";
 import type { Registry } from "../plugins/registry.ts";
 import type { Compressor } from "../plugins/types.ts";
 
@@ -111,28 +113,16 @@ async function extractRootfs(
   opts: UnpackOptions,
   action: string,
 ): Promise<{ bundle: TemplateBundle; droppedDevices: number }> {
-  let read = 0;
-  const raw = (path: string) =>
-    fileStream(path).pipeThrough(counting((n) => opts.onProgress?.(read + n)));
   const label = basename(source.metadata);
-  const collector = new BundleCollector(action);
   if (!source.rootfs) {
-    // Unified: the gate forwards rootfs/ to tar, which writes <stage>/rootfs like LXD does.
-    const gate = tarGate({ layout: "unified", dropDevices: !isRoot(), action });
-    const tar = await decompressed(raw(source.metadata), opts.compressors, label, action);
-    await extractTar(tar.pipeThrough(gate.stream), stage, isRoot(), action);
-    const r = gate.result();
-    if (r.entries === 0) {
-      throw new InvalidInputError(`${action}: the image has no rootfs/ (is it a VM image?)`);
-    }
-    await mkdir(root, { mode: 0o755 }).catch(() => {}); // only rootfs/ entries below it
-    return {
-      bundle: collector.finish(r.metadata, r.templates),
-      droppedDevices: r.droppedDevices,
-    };
+    // Unified: rootfs/ lands in <stage>/rootfs, as LXD unpacks it.
+    const r = await extractTarball(source.metadata, stage, "unified", 0, opts, action);
+    await mkdir(root, { mode: 0o755 }).catch(() => {}); // only entries below rootfs/
+    const bundle = new BundleCollector(action).finish(r.metadata, r.templates);
+    return { bundle, droppedDevices: r.droppedDevices };
   }
   const bundle = await readBundle(source.metadata, opts.compressors, label, action);
-  read = (await stat(source.metadata)).size;
+  const read = (await stat(source.metadata)).size;
   if (source.rootfs.kind === "squashfs") {
     await extractSquashfs(source.rootfs.path, root, action);
     opts.onProgress?.(read + (await stat(source.rootfs.path)).size);
@@ -140,11 +130,61 @@ async function extractRootfs(
   }
   await mkdir(root, { mode: 0o755 });
   await chmod(root, 0o755);
-  const gate = tarGate({ layout: "split", dropDevices: !isRoot(), action });
-  const rootLabel = basename(source.rootfs.path);
-  const tar = await decompressed(raw(source.rootfs.path), opts.compressors, rootLabel, action);
-  await extractTar(tar.pipeThrough(gate.stream), root, isRoot(), action);
-  return { bundle, droppedDevices: gate.result().droppedDevices };
+  const r = await extractTarball(source.rootfs.path, root, "split", read, opts, action);
+  return { bundle, droppedDevices: r.droppedDevices };
+}
+
+/**
+ * Extracts the tarball `file` into `dest` through the checks of tar_check.ts. An uncompressed
+ * one is checked by its headers first and then read by tar itself (no copy through this
+ * process), unless it holds device nodes an unprivileged tar could not create; any other goes
+ * through the streaming gate. `before` is the byte count already reported as progress.
+ */
+async function extractTarball(
+  file: string,
+  dest: string,
+  layout: "unified" | "split",
+  before: number,
+  opts: UnpackOptions,
+  action: string,
+): Promise<CheckResult> {
+  const label = basename(file);
+  const noVm = (r: CheckResult) => {
+    if (layout === "unified" && r.entries === 0) {
+      throw new InvalidInputError(`${action}: the image has no rootfs/ (is it a VM image?)`);
+    }
+    return r;
+  };
+  const size = (await stat(file)).size;
+  if (isPlainTar(file, opts.compressors, label)) {
+    const r = noVm(await checkTarFile(file, { layout, dropDevices: false, action }));
+    if (isRoot() || r.devices === 0) {
+      await extractTarFile(file, dest, isRoot(), action);
+      opts.onProgress?.(before + size);
+      return r;
+    }
+  }
+  const gate = tarGate({ layout, dropDevices: !isRoot(), action });
+  const raw = fileStream(file).pipeThrough(counting((n) => opts.onProgress?.(before + n)));
+  const tar = await decompressed(raw, opts.compressors, label, action);
+  await extractTar(tar.pipeThrough(gate.stream), dest, isRoot(), action);
+  return noVm(gate.result());
+}
+
+/** Whether `file` is an uncompressed tar, by the magic bytes that detect compressions. */
+function isPlainTar(file: string, compressors: Registry<Compressor>, label: string): boolean {
+  const head = new Uint8Array(DETECT_BYTES);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, head, 0, DETECT_BYTES, 0);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    return detectCompressor(head, compressors, `"${label}"`).name === "none";
+  } catch {
+    return false; // the stream path reports it
+  }
 }
 
 /**

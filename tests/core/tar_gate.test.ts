@@ -5,19 +5,30 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidInputError } from "../../src/core/errors.ts";
-import { type GateOptions, tarGate } from "../../src/core/tar_gate.ts";
+import { type CheckOptions, checkTarFile, tarGate } from "../../src/core/tar_gate.ts";
 import { chunked, concat, entry, gnuLong, header, pax, tarOf } from "./tar_raw.ts";
 
 const dec = new TextDecoder();
-const UNIFIED: GateOptions = { layout: "unified", dropDevices: false, action: "Cannot unpack" };
-const SPLIT: GateOptions = { ...UNIFIED, layout: "split" };
+const UNIFIED: CheckOptions = { layout: "unified", dropDevices: false, action: "Cannot unpack" };
+const SPLIT: CheckOptions = { ...UNIFIED, layout: "split" };
 
 /** Runs `bytes` through a gate; returns what it forwarded and captured. */
-async function gate(bytes: Uint8Array, opts: GateOptions, chunk = 1000) {
+async function gate(bytes: Uint8Array, opts: CheckOptions, chunk = 1000) {
   const g = tarGate(opts);
   const parts: Uint8Array[] = [];
   for await (const p of chunked(bytes, chunk).pipeThrough(g.stream)) parts.push(p);
   return { out: concat(parts), ...g.result() };
+}
+
+/** Runs `bytes`, written to a file, through checkTarFile(). */
+async function checkFile(bytes: Uint8Array, opts: CheckOptions) {
+  const dir = mkdtempSync(join(tmpdir(), "imago-gate-"));
+  try {
+    writeFileSync(join(dir, "t.tar"), bytes);
+    return await checkTarFile(join(dir, "t.tar"), opts);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Names of the entries in a tar, as GNU tar lists them. */
@@ -59,6 +70,7 @@ test("tarGate() forwards GNU tar archives byte for byte, whatever the chunk size
       assert.deepEqual(out.subarray(end), new Uint8Array(1024));
       assert.equal(entries, 7, `${format} ${chunk}`);
     }
+    assert.equal((await checkFile(bytes, SPLIT)).entries, 7, format);
   }
 });
 
@@ -76,6 +88,10 @@ test("tarGate() forwards only rootfs/ of a unified image and keeps metadata and 
   assert.equal(dec.decode(r.metadata), "architecture: x86_64\n");
   assert.deepEqual([...r.templates.keys()], ["hostname.tpl"]);
   assert.equal(dec.decode(r.templates.get("hostname.tpl")), "{{ container.name }}\n");
+  const f = await checkFile(bytes, UNIFIED);
+  assert.equal(f.entries, 2);
+  assert.equal(dec.decode(f.metadata), "architecture: x86_64\n");
+  assert.equal(dec.decode(f.templates.get("hostname.tpl")), "{{ container.name }}\n");
 });
 
 test("tarGate() stops at the first zero block, so nothing hidden after it reaches tar", async () => {
@@ -86,6 +102,7 @@ test("tarGate() stops at the first zero block, so nothing hidden after it reache
     new Uint8Array(1024),
   ]);
   assert.deepEqual(listed((await gate(bytes, UNIFIED)).out), ["rootfs/a"]);
+  assert.equal((await checkFile(bytes, UNIFIED)).entries, 1);
 });
 
 test("tarGate() drops device nodes when asked and counts them", async () => {
@@ -96,7 +113,7 @@ test("tarGate() drops device nodes when asked and counts them", async () => {
 });
 
 /** Hostile archives: what each must be refused with (a part of the one-line message). */
-const HOSTILE: [string, GateOptions, Uint8Array, string][] = [
+const HOSTILE: [string, CheckOptions, Uint8Array, string][] = [
   ["a .. entry", UNIFIED, tarOf(entry("rootfs/../../evil", "x")), `"rootfs/../../evil"`],
   ["an absolute entry", SPLIT, tarOf(entry("/etc/evil", "x")), `"/etc/evil"`],
   [
@@ -188,12 +205,14 @@ const HOSTILE: [string, GateOptions, Uint8Array, string][] = [
 ];
 
 for (const [what, opts, bytes, expect] of HOSTILE) {
-  test(`tarGate() refuses ${what}`, async () => {
-    await assert.rejects(gate(bytes, opts), (err: unknown) => {
-      assert.ok(err instanceof InvalidInputError, String(err));
-      assert.ok(err.message.startsWith("Cannot unpack: "), err.message);
-      assert.ok(err.message.includes(expect), `"${err.message}" lacks ${expect}`);
-      return true;
-    });
+  test(`tarGate() and checkTarFile() refuse ${what}`, async () => {
+    for (const run of [gate, checkFile]) {
+      await assert.rejects(run(bytes, opts), (err: unknown) => {
+        assert.ok(err instanceof InvalidInputError, String(err));
+        assert.ok(err.message.startsWith("Cannot unpack: "), err.message);
+        assert.ok(err.message.includes(expect), `"${err.message}" lacks ${expect}`);
+        return true;
+      });
+    }
   });
 }

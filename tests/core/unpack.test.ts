@@ -1,6 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -20,6 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { gzipSync } from "node:zlib";
 import { buildImage } from "../../src/core/build.ts";
 import { ConflictError, ImagoError, InvalidInputError, NotFoundError } from "../../src/core/errors.ts";
 import { Store } from "../../src/core/store.ts";
@@ -273,25 +274,69 @@ const HOSTILE: [string, Uint8Array, string][] = [
   ["a hard link out", tarOf(entry("rootfs/pw", "", { type: "1", linkname: "/etc/passwd" })), `"/etc/passwd"`],
 ];
 
+/** `bytes` as an image must be refused, leaving DIR absent, or the empty folder it was. */
+async function assertRefused(file: string, bytes: Uint8Array, expect: string): Promise<void> {
+  writeFileSync(file, bytes);
+  const parent = mkdtempSync(join(work, "out-"));
+  const dir = join(parent, "c1");
+  await assert.rejects(unpackImage({ metadata: file, label: "bad" }, dir, { compressors }), (err) => {
+    assert.ok(err instanceof InvalidInputError, String(err));
+    assert.ok(err.message.includes(expect), err.message);
+    return true;
+  });
+  assert.deepEqual(readdirSync(parent), []);
+  mkdirSync(dir);
+  await assert.rejects(unpackImage({ metadata: file, label: "bad" }, dir, { compressors }));
+  assert.deepEqual(readdirSync(parent), ["c1"]);
+  assert.deepEqual(readdirSync(dir), []);
+  assert.equal(existsSync("/tmp/imago-evil"), false);
+}
+
 for (const [what, tar, expect] of HOSTILE) {
   test(`unpackImage() refuses ${what} and leaves DIR as it was`, async () => {
-    const file = join(work, "hostile.tar");
-    writeFileSync(file, tarOf(entry("metadata.yaml", META), entry("rootfs/ok", "fine"), tar));
-    const parent = mkdtempSync(join(work, "out-"));
-    const dir = join(parent, "c1");
-    await assert.rejects(unpackImage({ metadata: file, label: "bad" }, dir, { compressors }), (err) => {
-      assert.ok(err instanceof InvalidInputError, String(err));
-      assert.ok(err.message.includes(expect), err.message);
-      return true;
-    });
-    assert.deepEqual(readdirSync(parent), []);
-    mkdirSync(dir);
-    await assert.rejects(unpackImage({ metadata: file, label: "bad" }, dir, { compressors }));
-    assert.deepEqual(readdirSync(parent), ["c1"]);
-    assert.deepEqual(readdirSync(dir), []);
-    assert.equal(existsSync("/tmp/imago-evil"), false);
+    const plain = tarOf(entry("metadata.yaml", META), entry("rootfs/ok", "fine"), tar);
+    // Uncompressed images are checked by their headers first, compressed ones as they stream.
+    await assertRefused(join(work, "hostile.tar"), plain, expect);
+    await assertRefused(join(work, "hostile.tar.gz"), gzipSync(plain), expect);
   });
 }
+
+const unprivSkip = !isRoot
+  ? "needs root to run a child as nobody"
+  : "Deno" in globalThis
+  ? "the child runs under Node (Deno's cache is not readable by nobody)"
+  : false;
+test("unpackImage() without root leaves device nodes out and keeps the rest", {
+  skip: unprivSkip,
+}, () => {
+  const file = join(work, "devices.tar");
+  writeFileSync(
+    file,
+    tarOf(
+      entry("metadata.yaml", META.slice(0, META.indexOf("  /etc/motd"))),
+      entry("templates/hostname.tpl", "{{ instance.name }}\n"),
+      entry("rootfs/", "", { type: "5", mode: 0o755 }),
+      entry("rootfs/null", "", { type: "3" }),
+      entry("rootfs/etc/motd", "hi\n"),
+    ),
+  );
+  const parent = mkdtempSync(join(work, "unpriv-"));
+  chmodSync(work, 0o755);
+  chmodSync(parent, 0o777);
+  chmodSync(file, 0o644);
+  const child = join(import.meta.dirname!, "children", "unpack_one.ts");
+  const r = spawnSync(process.execPath, [child, file, join(parent, "c1")], {
+    uid: 65534,
+    gid: 65534,
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out, { droppedDevices: 1, written: ["/etc/hostname"] });
+  assert.deepEqual(readdirSync(join(parent, "c1")).sort(), ["etc"]);
+  assert.equal(readFileSync(join(parent, "c1", "etc", "hostname"), "utf8"), "c1\n");
+  assert.equal(lstatSync(join(parent, "c1", "etc", "motd")).uid, 65534);
+});
 
 test("unpackImage() refuses a template whose folder is a symlink to /etc", async () => {
   const dir = makeImageDir();

@@ -21,7 +21,9 @@ export async function action(
   const store = await ctx.store();
   const built = await buildImage(dir, {
     split: opts.split ?? false,
-    compression: opts.compression ?? DEFAULT_BUILD_COMPRESSION,
+    // --compression, else the store's images.compression_algorithm (default gzip), as publish.
+    compression: opts.compression ?? store.config("images.compression_algorithm") ??
+      DEFAULT_BUILD_COMPRESSION,
     compressors: store.compressors,
   });
   // The compressed size is unknown until the end, so progress shows bytes and rate only.

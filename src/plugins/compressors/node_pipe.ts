@@ -20,15 +20,22 @@ function pair(
   let written = 0;
   const settled = outcome.then((e) => (failure = e));
   let control: ReadableStreamDefaultController<Uint8Array> | undefined;
+  // Set once the readable side is cancelled, aborted or failed: later output is dropped.
+  let closed = false;
   const readable = new ReadableStream<Uint8Array>({
     start(c) {
       control = c;
       output.on("data", (b: Uint8Array) => {
+        if (closed) return;
         c.enqueue(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
         if ((c.desiredSize ?? 0) <= 0) output.pause();
       });
       // Errors arrive through `outcome`, possibly before the output ends.
-      settled.then((e) => e && c.error(e));
+      settled.then((e) => {
+        if (!e || closed) return;
+        closed = true;
+        c.error(e);
+      });
       output.on("end", () => {
         settled.then((e) => {
           if (e) return;
@@ -43,6 +50,7 @@ function pair(
       output.resume();
     },
     cancel() {
+      closed = true;
       stop();
     },
   }, { highWaterMark: 4 });
@@ -61,7 +69,8 @@ function pair(
     },
     abort(reason) {
       stop();
-      control?.error(reason);
+      if (!closed) control?.error(reason);
+      closed = true;
     },
   });
   return { writable, readable } as TransformStream<Uint8Array, Uint8Array>;

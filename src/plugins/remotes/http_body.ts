@@ -7,8 +7,8 @@
 import type { IncomingMessage } from "node:http";
 import { RemoteError } from "../../core/errors.ts";
 
-/** Queue this many bytes before pausing the socket. */
-const HIGH_WATER = 1 << 20;
+/** Queue this many bytes before pausing the socket (more did not make downloads faster). */
+const HIGH_WATER = 256 << 10;
 
 export interface BodyOptions {
   /** Fail when no byte arrives for this long while the consumer waits for one. */

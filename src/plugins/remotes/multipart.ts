@@ -44,6 +44,17 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Length of the longest tail of `buf` that is a proper prefix of `delim`. */
+function delimiterTail(buf: Uint8Array, delim: Uint8Array): number {
+  for (let p = Math.max(0, buf.byteLength - delim.byteLength + 1); p < buf.byteLength; p++) {
+    if (buf[p] !== delim[0]) continue;
+    let j = 1;
+    while (p + j < buf.byteLength && buf[p + j] === delim[j]) j++;
+    if (p + j === buf.byteLength) return buf.byteLength - p;
+  }
+  return 0;
+}
+
 /** The parts of a multipart body with `boundary`, in order. */
 export class MultipartReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -170,13 +181,15 @@ export class MultipartReader {
       const chunk = await this.#read();
       if (!chunk) throw this.#bad("it ends inside a part");
       // A delimiter may start in the bytes held back from the previous chunk.
-      const window = concat(pending, chunk.subarray(0, delim.byteLength - 1));
-      const w = indexOf(window, delim);
-      if (w >= 0 && w < pending.byteLength) {
-        this.#unread(chunk.subarray(w + delim.byteLength - pending.byteLength));
-        const data = pending.subarray(0, w);
-        pending = new Uint8Array(0);
-        return { data, end: true };
+      if (pending.byteLength) {
+        const window = concat(pending, chunk.subarray(0, delim.byteLength - 1));
+        const w = indexOf(window, delim);
+        if (w >= 0 && w < pending.byteLength) {
+          this.#unread(chunk.subarray(w + delim.byteLength - pending.byteLength));
+          const data = pending.subarray(0, w);
+          pending = new Uint8Array(0);
+          return { data, end: true };
+        }
       }
       const i = indexOf(chunk, delim);
       if (i >= 0) {
@@ -185,17 +198,12 @@ export class MultipartReader {
         pending = new Uint8Array(0);
         return { data, end: true };
       }
-      // Hold back a tail that could be the start of a delimiter.
-      const keep = delim.byteLength - 1;
-      if (chunk.byteLength >= keep) {
-        const data = concat(pending, chunk.subarray(0, chunk.byteLength - keep));
-        pending = chunk.slice(chunk.byteLength - keep);
-        return { data, end: false };
-      }
+      // Hold back only a tail that could begin a delimiter (rarely any: it starts with CR), so
+      // most chunks pass through without a copy.
       const joined = concat(pending, chunk);
-      const cut = Math.max(0, joined.byteLength - keep);
-      pending = joined.slice(cut);
-      return { data: joined.subarray(0, cut), end: false };
+      const keep = delimiterTail(joined, delim);
+      pending = keep ? joined.slice(joined.byteLength - keep) : new Uint8Array(0);
+      return { data: joined.subarray(0, joined.byteLength - keep), end: false };
     };
     this.#current = { done };
     const broke = (err: unknown) => {

@@ -8,6 +8,7 @@ import { Buffer } from "node:buffer";
 import { createHash, X509Certificate } from "node:crypto";
 import * as tls from "node:tls";
 import { isIP } from "node:net";
+import process from "node:process";
 import { RemoteError } from "../../core/errors.ts";
 
 /** The node:tls options of one connection. */
@@ -131,7 +132,7 @@ export function grabCertificate(
       port,
       servername: isIP(host) ? undefined : host,
       rejectUnauthorized: false,
-      minVersion: opts.insecure ? "TLSv1.2" : "TLSv1.3",
+      minVersion: (opts.insecure ?? insecureTls(process.env)) ? "TLSv1.2" : "TLSv1.3",
     }, () => {
       const cert = sock.getPeerCertificate(true);
       sock.destroy();

@@ -241,30 +241,46 @@ function flipped(bytes: Uint8Array, at = 100): Uint8Array {
   return copy;
 }
 
-test("pullImage() refuses a tampered simplestreams file, names it and stores nothing", async () => {
-  const s = await store("tampered");
-  const rootPath = String(
-    item(IMAGES, "alpine:3.19:amd64:default", "20240301_13:00", "root.squashfs").path,
-  );
-  const metaPath = String(
-    item(UBUNTU, "com.ubuntu.cloud:server:20.04:amd64", "20230110", "lxd.tar.xz").path,
-  );
-  server.overrides.set(`/mirror/${rootPath}`, flipped(readFileSync(join(tree.dir, rootPath))));
-  server.overrides.set(`/mirror/${metaPath}`, flipped(readFileSync(join(tree.dir, metaPath)), 20));
+/** Serves `path` of the tree with one byte changed while `fn` runs. */
+async function withTampered(path: string, fn: () => Promise<void>, at = 100): Promise<void> {
+  server.overrides.set(`/mirror/${path}`, flipped(readFileSync(join(tree.dir, path)), at));
   try {
-    const err = await pullImage(s, remote, await imageOf(2)).catch((e) => e);
-    assert.ok(err instanceof IntegrityError, String(err));
-    assert.match(err.message, new RegExp(`rootfs "${rootPath}": sha256 mismatch`));
-    const meta = await pullImage(s, remote, await imageOf(7)).catch((e) => e);
-    assert.ok(meta instanceof IntegrityError, String(meta));
-    assert.match(meta.message, new RegExp(`metadata "${metaPath}": sha256 mismatch`));
+    await fn();
+  } finally {
+    server.overrides.clear();
+  }
+}
+
+/** Pulls EXPECTED[i] with `path` tampered: an IntegrityError naming `what "path"`, nothing stored. */
+async function tamperedPull(i: number, what: string, path: string, at?: number): Promise<void> {
+  const s = await store(`tampered-${i}`);
+  try {
+    await withTampered(path, async () => {
+      const err = await pullImage(s, remote, await imageOf(i)).catch((e) => e);
+      assert.ok(err instanceof IntegrityError, String(err));
+      assert.ok(err.message.includes(`${what} "${path}": sha256 mismatch`), err.message);
+    }, at);
     assert.deepEqual(s.list(), []);
     assert.deepEqual(readdirSync(s.imagesDir), []);
     assert.deepEqual(readdirSync(s.tmpDir), []);
   } finally {
-    server.overrides.clear();
     s.close();
   }
+}
+
+test("pullImage() refuses a tampered squashfs rootfs, names it and stores nothing", async () => {
+  const path = item(IMAGES, "alpine:3.19:amd64:default", "20240301_13:00", "root.squashfs").path;
+  await tamperedPull(2, "rootfs", String(path));
+});
+
+test("pullImage() refuses a tampered root.tar.xz rootfs, names it and stores nothing", async () => {
+  const path = item(IMAGES, "alpine:3.20:amd64:cloud", "20240315_13:00", "root.tar.xz").path;
+  await tamperedPull(6, "rootfs", String(path), 40);
+});
+
+test("pullImage() refuses a tampered metadata file, names it and stores nothing", async () => {
+  const path = item(UBUNTU, "com.ubuntu.cloud:server:20.04:amd64", "20230110", "lxd.tar.xz").path;
+  await tamperedPull(7, "metadata", String(path), 20);
 });
 
 test("pullImage() refuses files that match their items but not the combined fingerprint", async () => {

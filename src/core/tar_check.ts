@@ -67,13 +67,22 @@ const under = (name: string) => name === "rootfs" || name.startsWith("rootfs/");
 
 /** Checks one tar archive, header by header (see the module comment). */
 export class TarChecker {
-  readonly result: CheckResult = { templates: new Map(), entries: 0, droppedDevices: 0, devices: 0 };
+  readonly result: CheckResult = {
+    templates: new Map(),
+    entries: 0,
+    droppedDevices: 0,
+    devices: 0,
+  };
   readonly #opts: CheckOptions;
   readonly #symlinks = new Set<string>();
   #templateBytes = 0;
   /** Extended headers (pax 'x', GNU 'L'/'K') since the last entry, and their raw blocks. */
-  #group: { blocks: Uint8Array[]; pax?: Map<string, string>; longName?: string; longLink?: string } =
-    { blocks: [] };
+  #group: {
+    blocks: Uint8Array[];
+    pax?: Map<string, string>;
+    longName?: string;
+    longLink?: string;
+  } = { blocks: [] };
   #metaType = "";
   #onCapture?: (data: Uint8Array) => void;
 
@@ -88,7 +97,9 @@ export class TarChecker {
   /** A header block: what follows it, or undefined at the end-of-archive (zero) block. */
   header(h: Uint8Array): Step | undefined {
     if (h.every((b) => b === 0)) {
-      if (this.#group.blocks.length) throw this.#bad("the tar archive ends inside an entry's headers");
+      if (this.#group.blocks.length) {
+        throw this.#bad("the tar archive ends inside an entry's headers");
+      }
       return undefined;
     }
     if (!validChecksum(h)) {
@@ -133,7 +144,9 @@ export class TarChecker {
       if (!records) throw this.#bad("a pax extended header is corrupt");
       if (type === "x") group.pax = new Map([...(group.pax ?? []), ...records]);
       for (const k of type === "g" ? records.keys() : []) {
-        if (/^(path|linkpath|size|GNU\.)/.test(k)) throw this.#bad(`a pax global header sets "${k}"`);
+        if (/^(path|linkpath|size|GNU\.)/.test(k)) {
+          throw this.#bad(`a pax global header sets "${k}"`);
+        }
       }
     }
     if (type !== "g") return [];
@@ -163,7 +176,9 @@ export class TarChecker {
       if (raw === undefined) continue;
       const n = normalize(raw);
       if (n === undefined) {
-        throw this.#bad(`unsafe tar entry ${what}"${raw}": absolute paths and ".." are not allowed`);
+        throw this.#bad(
+          `unsafe tar entry ${what}"${raw}": absolute paths and ".." are not allowed`,
+        );
       }
       out.push(n);
     }
@@ -187,7 +202,9 @@ export class TarChecker {
     const name = all[0];
     if (!TYPES.has(type)) throw this.#bad(`tar entry "${name}" has an unsupported type "${type}"`);
     const size = pax?.has("size") ? Number(pax.get("size")) : readNumber(h, 124, 12);
-    if (!Number.isSafeInteger(size) || size < 0) throw this.#bad(`tar entry "${name}" has a bad size`);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw this.#bad(`tar entry "${name}" has a bad size`);
+    }
     // GNU tar reads no data for these, so data there could hide headers from one reader.
     const slash = (type === "0" || type === "7") && effective.endsWith("/");
     if ((type === "1" || type === "5" || slash) && size !== 0) {
@@ -213,7 +230,7 @@ export class TarChecker {
         throw this.#bad(`unsafe hard link "${name}" to "${link}": it points outside rootfs/`);
       }
     }
-    if (type === "2") for (const n of all) this.#symlinks.add(n);
+    if (type === "2") { for (const n of all) this.#symlinks.add(n); }
     if (type === "3" || type === "4") {
       this.result.devices++;
       if (keep && opts.dropDevices) {

@@ -8,7 +8,13 @@
 import { open } from "node:fs/promises";
 import { InvalidInputError } from "./errors.ts";
 import { concat } from "./streams.ts";
-import { type Action, BLOCK, type CheckOptions, type CheckResult, TarChecker } from "./tar_check.ts";
+import {
+  type Action,
+  BLOCK,
+  type CheckOptions,
+  type CheckResult,
+  TarChecker,
+} from "./tar_check.ts";
 
 export type { CheckOptions, CheckResult };
 

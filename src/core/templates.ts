@@ -8,7 +8,7 @@
  */
 import { constants } from "node:fs";
 import { chmod, chown, lstat, mkdir, open, realpath } from "node:fs/promises";
-import { dirname, join, sep } from "node:path";
+import { join, sep } from "node:path";
 import process from "node:process";
 import { InvalidInputError, NotFoundError, UsageError } from "./errors.ts";
 import type { ImageMetadata, TemplateEntry, TemplateTrigger } from "./metadata.ts";

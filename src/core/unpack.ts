@@ -17,7 +17,12 @@ import { BundleCollector, readBundle } from "./image_bundle.ts";
 import type { RootfsKind } from "./model.ts";
 import { counting, fileStream } from "./streams.ts";
 import { type CheckResult, checkTarFile, tarGate } from "./tar_gate.ts";
-import { type ApplyResult, applyTemplates, type TemplateBundle, type TemplateRun } from "./templates.ts";
+import {
+  type ApplyResult,
+  applyTemplates,
+  type TemplateBundle,
+  type TemplateRun,
+} from "./templates.ts";
 import { DETECT_BYTES, detectCompressor } from "../plugins/detect.ts";
 import type { Registry } from "../plugins/registry.ts";
 import type { Compressor } from "../plugins/types.ts";

@@ -95,3 +95,12 @@ test("imago build rejects an unknown compression and lists the known ones", asyn
   assert.match(r.stderr, /^Error: Cannot build image from "[^"]+": compression "lz4" is unknown: /);
   assert.match(r.stderr, /: use one of [a-z0-9, ]*gzip[a-z0-9, ]*: see "imago build --help"\n$/);
 });
+
+test("imago build --format json prints the image object", async () => {
+  const r = await imago("--store", join(work, "store-e"), "build", imageDir(), "--format", "json");
+  assert.equal(r.code, 0, r.stderr);
+  const image = JSON.parse(r.stdout);
+  assert.match(image.fingerprint, /^[0-9a-f]{64}$/);
+  assert.equal(image.type, "container");
+  assert.equal(image.files, undefined, "the API shape, without imago's internal fields");
+});

@@ -17,7 +17,7 @@ const META = "architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  os
 const TEMPLATES: Record<string, string> = {
   "hostname.tpl": "{{ container.name }}\n",
   "hosts.tpl": "127.0.1.1 {{ container.name }}\n",
-  "boot.tpl": "{{ trigger }} {{ config_get(\"image.os\", \"\") }}\n",
+  "boot.tpl": '{{ trigger }} {{ config_get("image.os", "") }}\n',
   "cloud-init-user.tpl": '{{ config_get("user.user-data", properties.default) }}',
 };
 
@@ -51,10 +51,16 @@ test("unpack writes the rootfs and renders the create templates for the folder's
     const dir = join(sb.dir, "web1");
     const r = await sb.cli(["unpack", "img", dir, "-c", "user.user-data=#cloud-config\nx: 1"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `Unpacked ${fp.slice(0, 12)} into "${dir}" (2 templates, 1 skipped (create_only))\n`);
+    assert.equal(
+      r.stdout,
+      `Unpacked ${fp.slice(0, 12)} into "${dir}" (2 templates, 1 skipped (create_only))\n`,
+    );
     assert.equal(readFileSync(join(dir, "etc", "hostname"), "utf8"), "web1\n");
     assert.equal(readFileSync(join(dir, "etc", "hosts"), "utf8"), "127.0.0.1 localhost\n");
-    assert.equal(readFileSync(join(dir, "var/lib/cloud/seed/nocloud-net/user-data"), "utf8"), "#cloud-config\nx: 1");
+    assert.equal(
+      readFileSync(join(dir, "var/lib/cloud/seed/nocloud-net/user-data"), "utf8"),
+      "#cloud-config\nx: 1",
+    );
     assert.equal(statSync(join(dir, "etc", "hostname")).mode & 0o777, 0o644);
     assert.deepEqual(readdirSync(sb.dir).filter((n) => n.includes("imago-unpack")), []);
     // Unpacking makes an instance of the image: a use, as LXD records it.
@@ -80,7 +86,10 @@ test("unpack refuses a bad name, a bad config flag and a non-empty folder", asyn
     await buildImage(sb);
     const bad = await sb.cli(["unpack", "img", join(sb.dir, "under_score")]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^Error: Invalid instance name "under_score": .*see "imago unpack --help"\n$/);
+    assert.match(
+      bad.stderr,
+      /^Error: Invalid instance name "under_score": .*see "imago unpack --help"\n$/,
+    );
     const flag = await sb.cli(["unpack", "img", join(sb.dir, "x"), "-c", "novalue"]);
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /Invalid config "novalue": use KEY=VALUE/);
@@ -89,7 +98,10 @@ test("unpack refuses a bad name, a bad config flag and a non-empty folder", asyn
     writeFileSync(join(full, "mine"), "x");
     const r = await sb.cli(["unpack", "img", full]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `Error: Cannot unpack "img" into "${full}": "${full}" is not empty: give a new or an empty folder\n`);
+    assert.equal(
+      r.stderr,
+      `Error: Cannot unpack "img" into "${full}": "${full}" is not empty: give a new or an empty folder\n`,
+    );
     assert.deepEqual(readdirSync(full), ["mine"]);
     const trig = await sb.cli(["unpack", "img", join(sb.dir, "y"), "--trigger", "boot"]);
     assert.equal(trig.code, 2);
@@ -113,7 +125,10 @@ test("unpack refuses an image whose entry goes through a symlink, leaving nothin
     const dir = join(sb.dir, "c1");
     const r = await sb.cli(["unpack", "evil", dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /"rootfs\/escape\/imago-cli-evil" goes through the symlink "rootfs\/escape"/);
+    assert.match(
+      r.stderr,
+      /"rootfs\/escape\/imago-cli-evil" goes through the symlink "rootfs\/escape"/,
+    );
     assert.deepEqual(readdirSync(sb.dir).sort(), ["evil.tar", "store"]);
   });
 });
@@ -142,6 +157,9 @@ test("template render prints one template exactly, by path or file name", async 
     assert.equal(dflt.stdout, "imago\n");
     const missing = await sb.cli(["template", "render", "img", "nope"]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^Error: Template "nope" not found: the image has \/etc\/boot-id \(boot\.tpl\), /);
+    assert.match(
+      missing.stderr,
+      /^Error: Template "nope" not found: the image has \/etc\/boot-id \(boot\.tpl\), /,
+    );
   });
 });

@@ -53,7 +53,14 @@ function gnuArchive(format: string): Uint8Array {
     writeFileSync(join(dir, "src", "big"), new Uint8Array(70000).fill(7));
     symlinkSync("big", join(dir, "src", "link"));
     execFileSync("ln", [join(dir, "src", "big"), join(dir, "src", "hard")]);
-    execFileSync("tar", [`--format=${format}`, "-cf", join(dir, "t.tar"), "-C", join(dir, "src"), "."]);
+    execFileSync("tar", [
+      `--format=${format}`,
+      "-cf",
+      join(dir, "t.tar"),
+      "-C",
+      join(dir, "src"),
+      ".",
+    ]);
     return new Uint8Array(readFileSync(join(dir, "t.tar")));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -119,7 +126,10 @@ const HOSTILE: [string, CheckOptions, Uint8Array, string][] = [
   [
     "an entry through an earlier symlink",
     UNIFIED,
-    tarOf(entry("rootfs/lnk", "", { type: "2", linkname: "/etc" }), entry("rootfs/lnk/passwd", "x")),
+    tarOf(
+      entry("rootfs/lnk", "", { type: "2", linkname: "/etc" }),
+      entry("rootfs/lnk/passwd", "x"),
+    ),
     `"rootfs/lnk/passwd" goes through the symlink "rootfs/lnk"`,
   ],
   [
@@ -152,7 +162,10 @@ const HOSTILE: [string, CheckOptions, Uint8Array, string][] = [
   [
     "a hard link to a file outside rootfs/",
     UNIFIED,
-    tarOf(entry("metadata.yaml", "a: 1\n"), entry("rootfs/m", "", { type: "1", linkname: "metadata.yaml" })),
+    tarOf(
+      entry("metadata.yaml", "a: 1\n"),
+      entry("rootfs/m", "", { type: "1", linkname: "metadata.yaml" }),
+    ),
     "points outside rootfs/",
   ],
   [

@@ -49,7 +49,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 // The templates of Ubuntu's LXD images and of distrobuilder's cloud-init generator; the expected
 // output is what LXD 5.0.2 wrote for the same context (tests/e2e/templates_lxd.test.ts).
-const UBUNTU_META = 'instance-id: {{ container.name }}\nlocal-hostname: {{ container.name }}\n' +
+const UBUNTU_META = "instance-id: {{ container.name }}\nlocal-hostname: {{ container.name }}\n" +
   '{{ config_get("user.meta-data", "") }}\n';
 const UBUNTU_NETWORK = '{% if config_get("user.network-config", "") == "" %}version: 1\n' +
   "config:\n    - type: physical\n      name: eth0\n      subnets:\n" +
@@ -63,7 +63,10 @@ const DISTRO_USER = '{%- if config_get("cloud-init.user-data", properties.defaul
 test("renderPongo2() renders Ubuntu's cloud-init meta-data template as LXD does", () => {
   assert.equal(render(UBUNTU_META), "instance-id: c1\nlocal-hostname: c1\n\n");
   const withMeta = { ...RUN, config: { "user.meta-data": "public-keys: [k]\n" } };
-  assert.equal(render(UBUNTU_META, withMeta), "instance-id: c1\nlocal-hostname: c1\npublic-keys: [k]\n");
+  assert.equal(
+    render(UBUNTU_META, withMeta),
+    "instance-id: c1\nlocal-hostname: c1\npublic-keys: [k]\n",
+  );
 });
 
 test("renderPongo2() renders Ubuntu's network-config template with and without user config", () => {
@@ -92,7 +95,11 @@ test("templateContext() exposes the instance as LXD does, under instance and con
       "{{ instance.ephemeral }} {{ instance.privileged }} {{ container.name }}",
   );
   assert.equal(out, "create /etc/x c1 container x86_64 false false c1");
-  const vm = templateContext({ ...RUN, instance: { ...RUN.instance, type: "virtual-machine" } }, "/", {});
+  const vm = templateContext(
+    { ...RUN, instance: { ...RUN.instance, type: "virtual-machine" } },
+    "/",
+    {},
+  );
   assert.equal("privileged" in (vm.instance as object), false);
 });
 
@@ -105,17 +112,26 @@ test("config_get() trims trailing CR/LF, returns the default as given, and needs
 });
 
 test("renderPongo2() prints values as pongo2 does: True/False, floats, nothing for nil", () => {
-  assert.equal(render('{{ "a" == "a" }} {{ "a" != "a" }} {{ 1.5 }} {{ 2 }}'), "True False 1.500000 2");
+  assert.equal(
+    render('{{ "a" == "a" }} {{ "a" != "a" }} {{ 1.5 }} {{ 2 }}'),
+    "True False 1.500000 2",
+  );
   assert.equal(render("[{{ True }}] [{{ missing }}] [{{ missing.deeper }}]"), "[] [] []");
 });
 
 test("renderPongo2() compares like pongo2: same type and value", () => {
-  assert.equal(render('{{ 1 == "1" }} {{ "1" == "1" }} {{ missing == missing }}'), "False True True");
+  assert.equal(
+    render('{{ 1 == "1" }} {{ "1" == "1" }} {{ missing == missing }}'),
+    "False True True",
+  );
   assert.equal(render('{{ "10" > 2 }} {{ 2 > 10 }} {{ 1 <> 2 }}'), "True False True");
 });
 
 test("renderPongo2() gives not, and, or pongo2's meaning and grouping", () => {
-  assert.equal(render('{{ not "" }} {{ not 5 }} {{ "x" and "" }} {{ "" or "y" }}'), "True 0 False True");
+  assert.equal(
+    render('{{ not "" }} {{ not 5 }} {{ "x" and "" }} {{ "" or "y" }}'),
+    "True 0 False True",
+  );
   // pongo2 reads `not a == b` as `(not a) == b`.
   assert.equal(render('{% if not "x" == "" %}T{% else %}F{% endif %}'), "F");
   // pongo2 reads `a and b or c` as `a and (b or c)`.
@@ -131,9 +147,15 @@ test("renderPongo2() treats empty maps as false, as pongo2 does", () => {
 });
 
 test("renderPongo2() takes pongo2 filter arguments and filter meanings", () => {
-  assert.equal(render('{{ ""|default:"d" }} {{ missing|default:"d" }} {{ "v"|default:"d" }}'), "d d v");
+  assert.equal(
+    render('{{ ""|default:"d" }} {{ missing|default:"d" }} {{ "v"|default:"d" }}'),
+    "d d v",
+  );
   assert.equal(render('{{ missing|default_if_none:"n" }} [{{ ""|default_if_none:"n" }}]'), "n []");
-  assert.equal(render('{{ "abc"|capfirst }} {{ "a-b-c"|cut:"-" }} {{ "héllo"|length }}'), "Abc abc 5");
+  assert.equal(
+    render('{{ "abc"|capfirst }} {{ "a-b-c"|cut:"-" }} {{ "héllo"|length }}'),
+    "Abc abc 5",
+  );
   assert.equal(render('{{ ""|yesno:"y,n" }} {{ "x"|yesno }} {{ missing|yesno }}'), "n yes maybe");
   assert.equal(render('{{ 1|add:2 }} {{ "a"|add:"b" }} {{ "A|b"|lower }}'), "3 ab a|b");
   assert.equal(render('{{ config_get("user.foo", "")|upper }}'), "BAR");
@@ -158,7 +180,8 @@ test("renderPongo2() leaves strings, comments and raw blocks alone", () => {
 test("renderPongo2() reports bad syntax as one line naming the template", () => {
   assert.throws(
     () => render("{% if %}"),
-    (err: unknown) => err instanceof ImagoError && /^Cannot render template "t.tpl": /.test(err.message),
+    (err: unknown) =>
+      err instanceof ImagoError && /^Cannot render template "t.tpl": /.test(err.message),
   );
 });
 
@@ -172,7 +195,10 @@ test("renderPongo2() includes files from the root and refuses paths leaving it",
   assert.equal(renderPongo2('{% include "/etc/part" %}!', "t", ctx, root), "part=c1!");
   assert.equal(renderPongo2('{% include "etc/part" %}', "t", ctx, root), "part=c1");
   for (const bad of ["/../outside", "/etc/escape"]) {
-    assert.throws(() => renderPongo2(`{% include "${bad}" %}`, "t", ctx, root), /outside the instance/);
+    assert.throws(
+      () => renderPongo2(`{% include "${bad}" %}`, "t", ctx, root),
+      /outside the instance/,
+    );
   }
   assert.throws(() => renderPongo2('{% include "/etc/part" %}', "t", ctx), /no root filesystem/);
 });
@@ -259,7 +285,9 @@ test("applyTemplates() refuses targets leaving the root and writes nothing there
     ["/victim", /outside the instance/],
   ];
   for (const [path, why] of cases) {
-    const b = bundle(`  ${path}:\n    when: [create]\n    template: h.tpl\n`, { "h.tpl": "pwned\n" });
+    const b = bundle(`  ${path}:\n    when: [create]\n    template: h.tpl\n`, {
+      "h.tpl": "pwned\n",
+    });
     await assert.rejects(applyTemplates(root, b, RUN), why, path);
   }
   assert.equal(readFileSync(join(outside, "victim"), "utf8"), "untouched\n");

@@ -22,7 +22,12 @@ import { join } from "node:path";
 import process from "node:process";
 import { gzipSync } from "node:zlib";
 import { buildImage } from "../../src/core/build.ts";
-import { ConflictError, ImagoError, InvalidInputError, NotFoundError } from "../../src/core/errors.ts";
+import {
+  ConflictError,
+  ImagoError,
+  InvalidInputError,
+  NotFoundError,
+} from "../../src/core/errors.ts";
 import { Store } from "../../src/core/store.ts";
 import type { TemplateRun } from "../../src/core/templates.ts";
 import { unpackImage, type UnpackSource } from "../../src/core/unpack.ts";
@@ -197,9 +202,13 @@ test("unpackImage() names the Debian package when unsquashfs is missing", async 
   process.env.PATH = join(work, "empty-path");
   try {
     await assert.rejects(
-      unpackImage({ metadata: meta, rootfs: { path: sqfs, kind: "squashfs" }, label: "sq" }, join(parent, "c1"), {
-        compressors,
-      }),
+      unpackImage(
+        { metadata: meta, rootfs: { path: sqfs, kind: "squashfs" }, label: "sq" },
+        join(parent, "c1"),
+        {
+          compressors,
+        },
+      ),
       /unsquashfs program was not found: install the Debian package squashfs-tools/,
     );
   } finally {
@@ -212,9 +221,13 @@ test("unpackImage() refuses VM images", async () => {
   const meta = join(work, "vm-meta.tar");
   writeFileSync(meta, tarOf(entry("metadata.yaml", META)));
   await assert.rejects(
-    unpackImage({ metadata: meta, rootfs: { path: meta, kind: "qcow2" }, label: "vm" }, join(work, "vm"), {
-      compressors,
-    }),
+    unpackImage(
+      { metadata: meta, rootfs: { path: meta, kind: "qcow2" }, label: "vm" },
+      join(work, "vm"),
+      {
+        compressors,
+      },
+    ),
     /virtual-machine image: VM disk images \(qcow2\) cannot be unpacked/,
   );
   const unified = join(work, "vm.tar");
@@ -240,8 +253,14 @@ test("unpackImage() replaces an empty folder and refuses a non-empty one or a fi
   await assert.rejects(unpackImage(source, full, { compressors }), ConflictError);
   assert.deepEqual(readdirSync(full), ["mine"]);
   writeFileSync(join(parent, "file"), "x");
-  await assert.rejects(unpackImage(source, join(parent, "file"), { compressors }), /is not a folder/);
-  await assert.rejects(unpackImage(source, join(parent, "no", "such"), { compressors }), NotFoundError);
+  await assert.rejects(
+    unpackImage(source, join(parent, "file"), { compressors }),
+    /is not a folder/,
+  );
+  await assert.rejects(
+    unpackImage(source, join(parent, "no", "such"), { compressors }),
+    NotFoundError,
+  );
   assertNoStage(parent);
 });
 
@@ -253,7 +272,8 @@ test("unpackImage() reports corrupt compressed data and leaves nothing behind", 
   const parent = mkdtempSync(join(work, "out-"));
   await assert.rejects(
     unpackImage({ metadata: cut, label: "cut" }, join(parent, "c1"), { compressors }),
-    (err: unknown) => err instanceof ImagoError && /corrupt or truncated|truncated/.test(err.message),
+    (err: unknown) =>
+      err instanceof ImagoError && /corrupt or truncated|truncated/.test(err.message),
   );
   assert.deepEqual(readdirSync(parent), []);
 });
@@ -271,7 +291,11 @@ const HOSTILE: [string, Uint8Array, string][] = [
     ),
     `"rootfs/lnk/imago-evil" goes through the symlink "rootfs/lnk"`,
   ],
-  ["a hard link out", tarOf(entry("rootfs/pw", "", { type: "1", linkname: "/etc/passwd" })), `"/etc/passwd"`],
+  [
+    "a hard link out",
+    tarOf(entry("rootfs/pw", "", { type: "1", linkname: "/etc/passwd" })),
+    `"/etc/passwd"`,
+  ],
 ];
 
 /** `bytes` as an image must be refused, leaving DIR absent, or the empty folder it was. */
@@ -279,11 +303,14 @@ async function assertRefused(file: string, bytes: Uint8Array, expect: string): P
   writeFileSync(file, bytes);
   const parent = mkdtempSync(join(work, "out-"));
   const dir = join(parent, "c1");
-  await assert.rejects(unpackImage({ metadata: file, label: "bad" }, dir, { compressors }), (err) => {
-    assert.ok(err instanceof InvalidInputError, String(err));
-    assert.ok(err.message.includes(expect), err.message);
-    return true;
-  });
+  await assert.rejects(
+    unpackImage({ metadata: file, label: "bad" }, dir, { compressors }),
+    (err) => {
+      assert.ok(err instanceof InvalidInputError, String(err));
+      assert.ok(err.message.includes(expect), err.message);
+      return true;
+    },
+  );
   assert.deepEqual(readdirSync(parent), []);
   mkdirSync(dir);
   await assert.rejects(unpackImage({ metadata: file, label: "bad" }, dir, { compressors }));

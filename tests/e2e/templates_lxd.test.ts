@@ -90,7 +90,8 @@ templates:
 const TEMPLATES: Record<string, string> = {
   "hostname.tpl": "{{ container.name }}\n",
   "hosts.tpl": "127.0.1.1\t{{ container.name }}\n127.0.0.1\tlocalhost\n",
-  "cloud-init-meta.tpl": "instance-id: {{ container.name }}\nlocal-hostname: {{ container.name }}\n" +
+  "cloud-init-meta.tpl":
+    "instance-id: {{ container.name }}\nlocal-hostname: {{ container.name }}\n" +
     '{{ config_get("user.meta-data", "") }}\n',
   "cloud-init-user.tpl":
     '{%- if config_get("cloud-init.user-data", properties.default) == properties.default -%}\n' +
@@ -176,7 +177,11 @@ function tree(root: string, shift: number): Map<string, Entry> {
   const walk = (rel: string) => {
     const path = join(root, rel);
     const st = lstatSync(path);
-    const type = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : st.isFile()
+    const type = st.isDirectory()
+      ? "dir"
+      : st.isSymbolicLink()
+      ? "symlink"
+      : st.isFile()
       ? "file"
       : st.isFIFO()
       ? "fifo"
@@ -200,7 +205,7 @@ function tree(root: string, shift: number): Map<string, Entry> {
       content,
       xattr,
     });
-    if (type === "dir") for (const name of readdirSync(path).sort()) walk(join(rel, name));
+    if (type === "dir") { for (const name of readdirSync(path).sort()) walk(join(rel, name)); }
   };
   walk("");
   return out;
@@ -222,7 +227,12 @@ function lxdInstance(fp: string, name: string): string {
 }
 
 /** Unpacks with imago for `name`, with the same config, and compares with LXD's rootfs. */
-function assertSameAsLxd(sb: ReturnType<typeof imagoSandbox>, ref: string, name: string, lxdRoot: string) {
+function assertSameAsLxd(
+  sb: ReturnType<typeof imagoSandbox>,
+  ref: string,
+  name: string,
+  lxdRoot: string,
+) {
   const out = join(sb.dir, name);
   sb.imago("unpack", ref, out, "--name", name, ...CONFIG.flatMap((c) => ["-c", c]));
   // LXD shifts owners into the container's idmap; the root folder is root inside.
@@ -239,14 +249,30 @@ function assertSameAsLxd(sb: ReturnType<typeof imagoSandbox>, ref: string, name:
   }
   const semantics = readFileSync(join(out, "etc", "imago", "semantics"), "utf8");
   assert.match(semantics, new RegExp(`^trigger=create path=/etc/imago/semantics\nname=${name} `));
-  assert.equal(readFileSync(join(out, "etc", "hosts"), "utf8"), "127.0.0.1 localhost # kept: create_only\n");
+  assert.equal(
+    readFileSync(join(out, "etc", "hosts"), "utf8"),
+    "127.0.0.1 localhost # kept: create_only\n",
+  );
 
   const started = join(sb.dir, `${name}-start`);
   sb.imago("unpack", ref, started, "--name", name, "--trigger", "start");
   const file = "etc/imago/started";
-  assert.equal(readFileSync(join(started, file), "utf8"), readFileSync(join(lxdRoot, file), "utf8"));
-  const rendered = sb.imago("template", "render", ref, "/var/lib/cloud/seed/nocloud-net/meta-data", "--name", name);
-  assert.equal(rendered, readFileSync(join(lxdRoot, "var/lib/cloud/seed/nocloud-net/meta-data"), "utf8"));
+  assert.equal(
+    readFileSync(join(started, file), "utf8"),
+    readFileSync(join(lxdRoot, file), "utf8"),
+  );
+  const rendered = sb.imago(
+    "template",
+    "render",
+    ref,
+    "/var/lib/cloud/seed/nocloud-net/meta-data",
+    "--name",
+    name,
+  );
+  assert.equal(
+    rendered,
+    readFileSync(join(lxdRoot, "var/lib/cloud/seed/nocloud-net/meta-data"), "utf8"),
+  );
 }
 
 const instanceName = () => `imago-tpl-${randomBytes(4).toString("hex")}`;
@@ -261,26 +287,32 @@ function deleteInstance(name: string): void {
   console.error(`templates_lxd.test.ts: could not delete instance ${name}`);
 }
 
-test("imago unpack of an imago-built image matches what LXD creates, templates included", { skip }, () => {
-  const sb = imagoSandbox();
-  const name = instanceName();
-  let fp: string | undefined;
-  try {
-    const src = writeSource(join(sb.dir, "src"));
-    sb.imago("build", src, "--alias", "tpl", "--compression", "xz");
-    const exported = join(sb.dir, "export");
-    mkdirSync(exported);
-    sb.imago("export", "tpl", exported);
-    fp = lxdImport(...exportedFiles(exported));
-    assertSameAsLxd(sb, "tpl", name, lxdInstance(fp, name));
-  } finally {
-    deleteInstance(name);
-    lxdDelete(fp);
-    sb.cleanup();
-  }
-});
+test(
+  "imago unpack of an imago-built image matches what LXD creates, templates included",
+  { skip },
+  () => {
+    const sb = imagoSandbox();
+    const name = instanceName();
+    let fp: string | undefined;
+    try {
+      const src = writeSource(join(sb.dir, "src"));
+      sb.imago("build", src, "--alias", "tpl", "--compression", "xz");
+      const exported = join(sb.dir, "export");
+      mkdirSync(exported);
+      sb.imago("export", "tpl", exported);
+      fp = lxdImport(...exportedFiles(exported));
+      assertSameAsLxd(sb, "tpl", name, lxdInstance(fp, name));
+    } finally {
+      deleteInstance(name);
+      lxdDelete(fp);
+      sb.cleanup();
+    }
+  },
+);
 
-test("imago unpack of an LXD export with a squashfs rootfs matches LXD's instance", { skip: squashSkip }, () => {
+test("imago unpack of an LXD export with a squashfs rootfs matches LXD's instance", {
+  skip: squashSkip,
+}, () => {
   const sb = imagoSandbox();
   const name = instanceName();
   let fp: string | undefined;

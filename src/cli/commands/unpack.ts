@@ -40,19 +40,23 @@ export async function action(
   const progress = ctx.progress(`Unpacking ${fp.slice(0, 12)}`, rec.size);
   let result;
   try {
-    result = await unpackImage({
-      metadata: files.metadata.path,
-      rootfs: files.rootfs && { path: files.rootfs.path, kind: rec.files.rootfs!.kind },
-      label: ref,
-    }, dir, {
-      compressors: store.compressors,
-      templates: {
-        trigger: opts.trigger ?? "create",
-        instance: { name, architecture: rec.architecture, type: "container" },
-        config: instanceConfig(fp, rec.properties, user),
+    result = await unpackImage(
+      {
+        metadata: files.metadata.path,
+        rootfs: files.rootfs && { path: files.rootfs.path, kind: rec.files.rootfs!.kind },
+        label: ref,
       },
-      onProgress: (bytes) => progress.update(bytes),
-    });
+      dir,
+      {
+        compressors: store.compressors,
+        templates: {
+          trigger: opts.trigger ?? "create",
+          instance: { name, architecture: rec.architecture, type: "container" },
+          config: instanceConfig(fp, rec.properties, user),
+        },
+        onProgress: (bytes) => progress.update(bytes),
+      },
+    );
   } catch (err) {
     throw fsError(err, `Cannot unpack "${ref}" into "${dir}"`);
   } finally {
@@ -66,6 +70,8 @@ export async function action(
   const t = result.templates!;
   const skipped = t.skipped.length ? `, ${t.skipped.length} skipped (create_only)` : "";
   if (!ctx.globals.quiet) {
-    ctx.print(`Unpacked ${fp.slice(0, 12)} into "${dir}" (${t.written.length} templates${skipped})`);
+    ctx.print(
+      `Unpacked ${fp.slice(0, 12)} into "${dir}" (${t.written.length} templates${skipped})`,
+    );
   }
 }

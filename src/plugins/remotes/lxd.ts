@@ -69,17 +69,20 @@ export class LxdRemote implements Remote {
     if (!ref) throw new UsageError("Cannot resolve an image: no alias or fingerprint given");
     let target = ref;
     const aliasUrl = `${this.base}/1.0/images/aliases/${pathEscape(ref)}`;
-    try {
-      const alias = toAlias(await this.#query(aliasUrl), aliasUrl);
-      if (!want.type || alias.type === want.type) target = alias.target;
-      else {
-        throw new NotFoundError(
-          `Alias "${ref}" on "${this.base}" names a ${alias.type} image, not a ${want.type}`,
-        );
-      }
-    } catch (err) {
-      if (!(err instanceof NotFoundError) || err.message.startsWith("Alias")) throw err;
+    // A 404 here means "not an alias": then the name is taken as a fingerprint or prefix.
+    const alias = await this.#query(aliasUrl).then(
+      (meta) => toAlias(meta, aliasUrl),
+      (err) => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      },
+    );
+    if (alias && want.type && alias.type !== want.type) {
+      throw new NotFoundError(
+        `Alias "${ref}" on "${this.base}" names a ${alias.type} image, not a ${want.type}`,
+      );
     }
+    if (alias) target = alias.target;
     const url = `${this.base}/1.0/images/${encodeURIComponent(target)}`;
     let img: RemoteImage | undefined;
     try {

@@ -116,30 +116,44 @@ function tinyImage(i: number): Uint8Array {
   return out;
 }
 
+/** One request to the daemon's unix socket; the parsed JSON answer. */
+async function lxdApi(socket: string, args: string[]): Promise<Record<string, unknown>> {
+  const r = await run(["curl", "-s", "--max-time", "120", "--unix-socket", socket, ...args]);
+  return JSON.parse(r.stdout);
+}
+
 /**
- * Imports tiny public images into LXD, four at a time, until `max` or `seconds` run out;
- * returns their fingerprints.
+ * Imports tiny public images into LXD, four at a time, until `max` or `seconds` run out,
+ * pushing each fingerprint to `fps` as it lands. Straight to the REST API: `lxc image import`
+ * sometimes misses the end of a quick operation and waits forever.
  */
 async function fillLxd(
   ctx: BenchContext,
-  lxc: (args: string[], check?: boolean) => Promise<{ stdout: string }>,
-  max: number,
-  seconds: number,
-): Promise<string[]> {
+  socket: string,
+  limits: { max: number; seconds: number },
+  fps: string[],
+): Promise<void> {
   const dir = mkdtempSync(join(ctx.workDir, "serve-list-lxd-"));
-  const fps: string[] = [];
-  const deadline = performance.now() + seconds * 1000;
+  const deadline = performance.now() + limits.seconds * 1000;
   let next = 0;
   const worker = async () => {
-    while (next < max && performance.now() < deadline) {
+    while (next < limits.max && performance.now() < deadline) {
       const i = next++;
       const file = join(dir, `tiny-${i}.tar`);
       const bytes = tinyImage(i);
       writeFileSync(file, bytes);
       const fp = createHash("sha256").update(bytes).digest("hex");
-      await lxc(["image", "delete", fp], false); // a leftover of an interrupted run
-      await lxc(["image", "import", file, "--public", "--alias", `bench/${i}`]);
+      await deleteAll(socket, [fp]); // a leftover of an interrupted run
+      const op = await lxdApi(socket, [
+        ...["-X", "POST", "-H", "Content-Type: application/octet-stream"],
+        ...["-H", "X-LXD-public: 1", "--data-binary", `@${file}`, "http://lxd/1.0/images"],
+      ]);
+      const done = await lxdApi(socket, [`http://lxd${op.operation}/wait?timeout=60`]);
+      const status = (done.metadata as { status?: string } | undefined)?.status;
+      if (status !== "Success") throw new Error(`Cannot import into LXD: ${JSON.stringify(done)}`);
       fps.push(fp);
+      const alias = JSON.stringify({ name: `bench/${i}`, target: fp });
+      await lxdApi(socket, ["-X", "POST", "-d", alias, "http://lxd/1.0/images/aliases"]);
       rmSync(file);
     }
   };
@@ -148,7 +162,18 @@ async function fillLxd(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return fps;
+}
+
+/** Deletes images from LXD, four at a time, waiting for each operation. */
+async function deleteAll(socket: string, fps: string[]): Promise<void> {
+  const queue = [...fps];
+  const worker = async () => {
+    for (let fp = queue.pop(); fp; fp = queue.pop()) {
+      const op = await lxdApi(socket, ["-X", "DELETE", `http://lxd/1.0/images/${fp}`]);
+      if (op.operation) await lxdApi(socket, [`http://lxd${op.operation}/wait?timeout=60`]);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
 /** Milliseconds per listing over one kept-alive connection, and how many images it held. */
@@ -196,13 +221,13 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
   rows.push(makeRow(`first request after start, ${big} images`, "ms", [mine.first], []));
 
   const lxd = await startLxd(ctx);
-  let fps: string[] = [];
+  const fps: string[] = [];
   let https: Served | undefined;
   try {
     const [max, budget] = ctx.quick ? [200, 30] : [3000, 180];
     ctx.log(`serve-list: importing up to ${max} tiny images into LXD (${budget} s budget)`);
     const t0 = performance.now();
-    fps = await fillLxd(ctx, lxd.lxc, max, budget);
+    await fillLxd(ctx, join(lxd.env.LXD_DIR, "unix.socket"), { max, seconds: budget }, fps);
     const n = fps.length;
     notes.push(
       `LXD imported ${n} tiny images in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
@@ -230,9 +255,7 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
   } finally {
     await https?.stop();
     ctx.log(`serve-list: deleting ${fps.length} images from LXD`);
-    for (let i = 0; i < fps.length; i += 50) {
-      await lxd.lxc(["image", "delete", ...fps.slice(i, i + 50)], false);
-    }
+    await deleteAll(join(lxd.env.LXD_DIR, "unix.socket"), fps);
     await lxd.stop();
   }
   notes.push(

@@ -8,6 +8,7 @@ import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { annotate, ImagoError } from "../core/errors.ts";
 import type { UpdateSource } from "../core/model.ts";
+import { type Connector, connectorFor } from "../core/refresh.ts";
 import { LOCAL, type RemoteEntry, RemotesConfig } from "../core/remotes_config.ts";
 import { pluginOrFailure } from "../plugins/loader.ts";
 import type { Remote, RemoteImage, RemoteProtocol } from "../plugins/types.ts";
@@ -124,5 +125,24 @@ export function updateSource(
     protocol: open.entry.protocol,
     server: open.entry.addr,
     image_type: image.type,
+  };
+}
+
+/**
+ * How refresh reaches an image's recorded source: pinned certificate from the source, plus our
+ * client certificate when the source is a configured remote that uses one (as LXD's daemon
+ * presents its own).
+ */
+export async function updateConnector(ctx: CommandContext): Promise<Connector> {
+  const { remotes } = await ctx.plugins();
+  const base = connectorFor(remotes);
+  const config = loadRemotes(ctx);
+  const authed = new Set(
+    config.list().filter((r) => r.auth_type === "tls").map((r) => r.addr.replace(/\/+$/, "")),
+  );
+  return (src: UpdateSource, signal?: AbortSignal) => {
+    if (!authed.has(src.server.replace(/\/+$/, ""))) return base(src, signal);
+    const id = clientIdentity(config);
+    return connectorFor(remotes, { clientCert: id.cert, clientKey: id.key })(src, signal);
   };
 }

@@ -4,25 +4,13 @@
  * old one. Without arguments: every image with auto_update. Exits 1 when any check failed.
  */
 import { ImagoError } from "../../core/errors.ts";
-import type { UpdateSource } from "../../core/model.ts";
-import { connectorFor, refreshImages } from "../../core/refresh.ts";
+import { refreshImages } from "../../core/refresh.ts";
 import type { CommandContext } from "../context.ts";
-import { clientIdentity, loadRemotes } from "../remotes.ts";
+import { updateConnector } from "../remotes.ts";
 
 export async function action(ctx: CommandContext, refs: string[] = []): Promise<void> {
   const store = await ctx.store();
-  const { remotes } = await ctx.plugins();
-  const base = connectorFor(remotes);
-  const config = loadRemotes(ctx);
-  // A source on a remote that uses a client certificate gets it, as LXD's daemon has its own.
-  const authed = new Set(
-    config.list().filter((r) => r.auth_type === "tls").map((r) => r.addr.replace(/\/+$/, "")),
-  );
-  const connect = (src: UpdateSource, signal?: AbortSignal) => {
-    if (!authed.has(src.server.replace(/\/+$/, ""))) return base(src, signal);
-    const id = clientIdentity(config);
-    return connectorFor(remotes, { clientCert: id.cert, clientKey: id.key })(src, signal);
-  };
+  const connect = await updateConnector(ctx);
   const results = await refreshImages(store, connect, { refs });
   let failed = 0;
   for (const r of results) {

@@ -7,7 +7,9 @@ import process from "node:process";
 import { hostname } from "node:os";
 import { DEFAULT_LISTEN, startServer } from "../../serve/server.ts";
 import { VERSION } from "../../version.ts";
+import { startAutoUpdate } from "../../core/refresh.ts";
 import type { CommandContext } from "../context.ts";
+import { updateConnector } from "../remotes.ts";
 
 export interface ServeCommandOptions {
   listen?: string;
@@ -46,6 +48,12 @@ export async function serve(
     serverName: hostname(),
     log: quiet ? () => {} : (line) => ctx.io.stderr(`${line}\n`),
   });
+  // Images pulled with auto_update follow their source, as on an LXD daemon.
+  const updater = startAutoUpdate(store, {
+    remotes: (await ctx.plugins()).remotes,
+    connect: await updateConnector(ctx),
+    log: (line) => ctx.io.stderr(`${line}\n`),
+  });
   const count = store.list().filter((r) => r.public).length;
   const err = (s: string) => ctx.io.stderr(`${s}\n`);
   err(`Listening on ${server.url} (${count} public image${count === 1 ? "" : "s"})`);
@@ -55,6 +63,7 @@ export async function serve(
     err(`Add it with: lxc remote add NAME https://${hostname()}:${server.port} --public`);
   }
   await stop;
+  updater.stop();
   err("Shutting down: waiting for requests in flight");
   await server.close();
 }

@@ -17,7 +17,5 @@ export function runTs(
   let stderr = "";
   child.stdout.on("data", (d) => stdout += d);
   child.stderr.on("data", (d) => stderr += d);
-  return new Promise((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  );
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
 }

@@ -43,7 +43,9 @@ export async function checkStore(
     const sizes = await Promise.all(parts.map((p) => sizeOf(p.path)));
     if (sizes.some((s) => s === undefined)) report.missing.push(rec.fingerprint);
     else if (sizes.some((s, i) => s !== parts[i].size)) report.mismatched.push(rec.fingerprint);
-    else if (opts.verify && await fingerprintFiles(...parts.map((p) => p.path)) !== rec.fingerprint) {
+    else if (
+      opts.verify && await fingerprintFiles(...parts.map((p) => p.path)) !== rec.fingerprint
+    ) {
       report.mismatched.push(rec.fingerprint);
     }
   }
@@ -65,6 +67,8 @@ export async function checkStore(
     report.repaired = true;
   }
   // Staging folders of live imports are left alone by sweepStaging.
-  report.staleStaging = opts.repair ? await sweepStaging(store.tmpDir) : await staleStaging(store.tmpDir);
+  report.staleStaging = opts.repair
+    ? await sweepStaging(store.tmpDir)
+    : await staleStaging(store.tmpDir);
   return report;
 }

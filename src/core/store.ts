@@ -240,7 +240,11 @@ export class Store {
     }
     return {
       metadata: { path: base, name: `meta-${fingerprint}${f.metadata_ext}`, size: f.metadata_size },
-      rootfs: { path: `${base}.rootfs`, name: `${fingerprint}${f.rootfs.ext}`, size: f.rootfs.size },
+      rootfs: {
+        path: `${base}.rootfs`,
+        name: `${fingerprint}${f.rootfs.ext}`,
+        size: f.rootfs.size,
+      },
     };
   }
 
@@ -321,6 +325,7 @@ export class Store {
   }
 
   #checkAliasName(name: string): void {
+    // deno-lint-ignore no-control-regex -- control characters are exactly what is refused
     if (!name || name.trim() !== name || /[\x00-\x1f]/.test(name) || name.length > 255) {
       throw new InvalidInputError(
         `Invalid alias name "${name}": use 1 to 255 printable characters without leading or ` +

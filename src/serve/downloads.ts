@@ -267,7 +267,10 @@ async function pump(pieces: Piece[], files: FileHandle[], out: ServerResponse): 
  * downloads that cut peak RSS by about half and CPU per byte too). Returns the marker answer
  * @hono/node-server leaves alone once it is done, or undefined for any other answer.
  */
-export async function sendDirect(res: Response, out: ServerResponse): Promise<Response | undefined> {
+export async function sendDirect(
+  res: Response,
+  out: ServerResponse,
+): Promise<Response | undefined> {
   const pieces = plans.get(res);
   if (!pieces || res.bodyUsed || out.headersSent) return undefined;
   const files: FileHandle[] = [];

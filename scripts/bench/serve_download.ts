@@ -109,6 +109,8 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
     await lxd.lxc(["image", "import", fx.tar, "--public"]);
     servers.push(await lxdHttps(lxd));
     for (const s of servers) await verify(s, path, fp);
+    const resting = (memoryOf(servers[0].pids()[0]).rss * 1024) / 1e6;
+    notes.push(`imago's RSS at rest ${resting.toFixed(1)} MB (much of it the mapped binary)`);
 
     const tally = new Map<string, Tally>();
     for (const s of servers) {

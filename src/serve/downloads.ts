@@ -2,23 +2,14 @@
  * File answers for image downloads: one file with HEAD, Range, ETag/If-None-Match and
  * Last-Modified, or a split image as multipart/form-data the way LXD's export sends it. Bodies
  * stream from disk chunk by chunk (memory stays flat whatever the image size), and nothing is
- * opened for HEAD or 304 answers. The node:http server sends these bodies itself with
- * `sendDirect` (two reused buffers per answer); other callers read the web stream.
+ * opened for HEAD or 304 answers. Each body is also planned for direct_send.ts, through which
+ * the node:http server sends it; other callers read the web stream.
  */
-import type { ServerResponse } from "node:http";
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { ImagoError } from "../core/errors.ts";
 import { fileStream } from "../core/streams.ts";
+import { type Piece, planned } from "./direct_send.ts";
 import { errorResponse } from "./envelopes.ts";
-
-/** A piece of a download body: bytes, or the range [start, end) of a file. */
-type Piece = Uint8Array | { path: string; name: string; start: number; end: number };
-
-/** The pieces behind each body made here, for `sendDirect`. */
-const plans = new WeakMap<Response, Piece[]>();
-
-/** The platform's Response, taken before @hono/node-server swaps in its own. */
-const NativeResponse = globalThis.Response;
 
 /** One file on disk as it is offered for download. */
 export interface DownloadFile {
@@ -171,11 +162,6 @@ function lazyStream(pieces: Piece[]): ReadableStream<Uint8Array> {
   }, { highWaterMark: 0 });
 }
 
-function planned(res: Response, pieces: Piece[]): Response {
-  plans.set(res, pieces);
-  return res;
-}
-
 /**
  * A split image as LXD's export sends it: multipart/form-data, part "metadata" then "rootfs"
  * (or "rootfs.img"). The length is known up front, so unlike LXD we send Content-Length.
@@ -213,81 +199,4 @@ export async function multipartResponse(
   headers["Content-Length"] = String(length);
   if (req.method === "HEAD") return new Response(null, { status: 200, headers });
   return planned(new Response(lazyStream(pieces), { status: 200, headers }), pieces);
-}
-
-/** Size of each of the two buffers a direct answer reads into and writes from. */
-const SLOT = 256 << 10;
-
-/** Resolves once `out` has room again (or is closed). */
-function drained(out: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off("drain", done);
-      out.off("close", done);
-      resolve();
-    };
-    out.on("drain", done);
-    out.on("close", done);
-  });
-}
-
-/** Writes the planned body to `out`: file bytes go through two buffers, each reused once its
- * previous write is flushed, so no garbage piles up between collections. */
-async function pump(pieces: Piece[], files: FileHandle[], out: ServerResponse): Promise<void> {
-  const slots = [new Uint8Array(SLOT), new Uint8Array(SLOT)];
-  const flushed: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
-  let k = 0;
-  let f = 0;
-  const closed = new Promise<void>((resolve) => out.once("close", resolve));
-  for (const p of pieces) {
-    if (out.destroyed) return;
-    if (p instanceof Uint8Array) {
-      if (!out.write(p)) await drained(out);
-      continue;
-    }
-    const fh = files[f++];
-    for (let pos = p.start; pos < p.end && !out.destroyed;) {
-      await Promise.race([flushed[k], closed]);
-      if (out.destroyed) return;
-      const { bytesRead } = await fh.read(slots[k], 0, Math.min(SLOT, p.end - pos), pos);
-      if (bytesRead === 0) throw new ImagoError(`Cannot serve image file "${p.name}": it shrank`);
-      pos += bytesRead;
-      flushed[k] = new Promise((resolve) => out.write(slots[k].subarray(0, bytesRead), resolve));
-      if (out.writableNeedDrain) await drained(out);
-      k ^= 1;
-    }
-  }
-  await Promise.race([Promise.all(flushed), closed]);
-  out.end();
-}
-
-/**
- * Sends a body made by `fileResponse` or `multipartResponse` straight to a node:http
- * response, which skips the web stream and its fresh buffer per chunk (on 16 concurrent
- * downloads that cut peak RSS by about half and CPU per byte too). Returns the marker answer
- * @hono/node-server leaves alone once it is done, or undefined for any other answer.
- */
-export async function sendDirect(
-  res: Response,
-  out: ServerResponse,
-): Promise<Response | undefined> {
-  const pieces = plans.get(res);
-  if (!pieces || res.bodyUsed || out.headersSent) return undefined;
-  const files: FileHandle[] = [];
-  try {
-    for (const p of pieces) if (!(p instanceof Uint8Array)) files.push(await open(p.path, "r"));
-  } catch (err) {
-    await Promise.all(files.map((fh) => fh.close()));
-    return errorResponse(500, `Cannot read image file: ${(err as Error).message}`);
-  }
-  void res.body?.cancel(); // the web stream opened nothing yet; release it
-  try {
-    out.writeHead(res.status, Object.fromEntries(res.headers));
-    await pump(pieces, files, out);
-  } catch (err) {
-    out.destroy(err as Error); // headers are out: cut the body short so the client sees it
-  } finally {
-    await Promise.all(files.map((fh) => fh.close()));
-  }
-  return new NativeResponse(null, { headers: { "x-hono-already-sent": "1" } });
 }

@@ -11,6 +11,7 @@ import type { ServerResponse } from "node:http";
 import { UsageError } from "../core/errors.ts";
 import type { Store } from "../core/store.ts";
 import { createApp } from "./app.ts";
+import { sendDirect } from "./direct_send.ts";
 import { FileHashes } from "./file_hashes.ts";
 import { loadOrCreateIdentity } from "./tls.ts";
 
@@ -137,7 +138,11 @@ export async function startServer(store: Store, opts: ServeOptions = {}): Promis
       serverName: opts.serverName,
     },
   });
-  const handle = getRequestListener((req, env) => app.fetch(req, env));
+  // Download bodies skip the adapter's web-stream copy loop (see sendDirect).
+  const handle = getRequestListener(async (req, env) => {
+    const res = await app.fetch(req, env);
+    return (await sendDirect(res, env.outgoing as ServerResponse)) ?? res;
+  });
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const logRequest = accessLog(log);
   const listener = (req: IncomingMessage, res: ServerResponse) => {

@@ -1,12 +1,14 @@
 /**
  * `imago serve` against the real LXD 5.0.2: stock `lxc` and the daemon use it as an LXD remote,
  * a simplestreams remote and a static URL. Needs the binary ($IMAGO_BIN or dist/imago) and the
- * daemon of scripts/lxd.sh; skips without them, except under CI.
+ * daemon of scripts/lxd.sh; skips without them, except under CI. The server's certificate is
+ * signed by the test CA that scripts/lxd.sh installs before starting the daemon, so LXD and
+ * lxc trust it the way they trust any real image server.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { randomUUID, X509Certificate } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -18,12 +20,30 @@ import {
   execOk,
   hasCommand,
   imagoSandbox,
+  IN_CI,
   lxdEnv,
   lxdSkip,
   ROOT,
 } from "./e2e_helpers.ts";
 
-const skip = lxdSkip();
+/** The test CA's files, from the caller's environment or scripts/lxd.sh's. */
+function testCa(): { cert: string; key: string } {
+  let cert = process.env.IMAGO_TEST_CA_CERT;
+  let key = process.env.IMAGO_TEST_CA_KEY;
+  if (!cert || !key) {
+    const out = execOk("bash", [join(ROOT, "scripts/lxd.sh"), "env"]);
+    cert = /^export IMAGO_TEST_CA_CERT=(.*)$/m.exec(out)?.[1];
+    key = /^export IMAGO_TEST_CA_KEY=(.*)$/m.exec(out)?.[1];
+  }
+  return { cert: cert ?? "", key: key ?? "" };
+}
+
+const lxdReason = lxdSkip("openssl");
+const CA = lxdReason ? { cert: "", key: "" } : testCa();
+const skip = lxdReason ||
+  (!IN_CI && !existsSync(CA.cert)
+    ? `no test CA at "${CA.cert}": start the daemon with "bash scripts/lxd.sh start" as root`
+    : false);
 const TAG = randomUUID().slice(0, 8);
 const ALIAS = {
   unified: `e2e-u-${TAG}`,
@@ -115,7 +135,11 @@ before(async () => {
   const p = makeUnified(box.dir, "p", { compression: "gz", ...files("p"), properties: props("p") });
   fps.priv = importImage([p, "--alias", ALIAS.priv]);
 
-  server = spawn(BIN, ["--store", join(box.dir, "store"), "serve", "--listen", "127.0.0.1:0"], {
+  const tls = join(box.dir, "tls");
+  execOk("bash", [join(ROOT, "scripts/lxd.sh"), "issue-cert", tls]);
+  const serveArgs = ["serve", "--listen", "127.0.0.1:0"];
+  serveArgs.push("--tls-cert", join(tls, "server.crt"), "--tls-key", join(tls, "server.key"));
+  server = spawn(BIN, ["--store", join(box.dir, "store"), ...serveArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   server.stdout!.resume();
@@ -163,10 +187,8 @@ test("lxc image copy from the LXD remote gives LXD the same fingerprints", { ski
 });
 
 test("lxc uses imago serve as a simplestreams remote (list and copy)", { skip }, () => {
+  // Nothing pinned: lxc and the daemon trust the certificate through the system's CA store.
   lxc("remote", "add", "s", url, "--protocol=simplestreams");
-  // No CA vouches for the generated certificate: pin it the way LXD documents.
-  mkdirSync(join(lxcConf, "servercerts"), { recursive: true });
-  copyFileSync(join(box.dir, "store", "server.crt"), join(lxcConf, "servercerts", "s.crt"));
   const listed = JSON.parse(lxc("image", "list", "s:", "--format", "json"));
   const got = [...new Set(listed.map((i: { fingerprint: string }) => i.fingerprint))].sort();
   assert.deepEqual(got, [fps.unified, fps.split, fps.squash].filter(Boolean).sort());
@@ -175,45 +197,30 @@ test("lxc uses imago serve as a simplestreams remote (list and copy)", { skip },
   if (fps.squash) copyAndCheck("s", ALIAS.squash, fps.squash);
 });
 
-const CA_FILE = `/usr/local/share/ca-certificates/imago-e2e-${TAG}.crt`;
-const isRoot = process.getuid?.() === 0;
-const staticSkip = skip ||
-  (!isRoot || !hasCommand("update-ca-certificates")
-    ? "URL import needs the certificate in the system store: run as root with ca-certificates"
-    : false);
-
-test(
-  "lxc image import https://…/static/ALIAS imports the unified image",
-  { skip: staticSkip },
-  () => {
-    copyFileSync(join(box.dir, "store", "server.crt"), CA_FILE);
-    execOk("update-ca-certificates", []);
-    const alias = `e2e-url-${TAG}`;
-    try {
-      const target = `${url}/static/${ALIAS.unified}`;
-      let r = lxcTry("image", "import", target, "--alias", alias);
-      if (r.status !== 0 && /unknown authority/.test(r.stderr)) {
-        // Go reads the system roots once per process: a daemon that already made TLS
-        // connections has to restart to see the new CA.
-        execOk("bash", [join(ROOT, "scripts/lxd.sh"), "stop"]);
-        execOk("bash", [join(ROOT, "scripts/lxd.sh"), "start"]);
-        r = lxcTry("image", "import", target, "--alias", alias);
-      }
-      assert.equal(r.status, 0, r.stderr);
-      copied.add(fps.unified);
-      const a = JSON.parse(lxc("image", "alias", "list", "local:", "--format", "json"))
-        .find((x: { name: string }) => x.name === alias);
-      assert.equal(a?.target, fps.unified);
-      // A split image cannot be imported from a URL; the server says so.
-      const split = lxcTry("image", "import", `${url}/static/${ALIAS.split}`);
-      assert.notEqual(split.status, 0);
-    } finally {
-      exec("lxc", ["image", "alias", "delete", `local:${alias}`], lxcEnv());
-      rmSync(CA_FILE, { force: true });
-      exec("update-ca-certificates", []);
-    }
-  },
-);
+test("lxc image import https://…/static/ALIAS imports the unified image", { skip }, () => {
+  const alias = `e2e-url-${TAG}`;
+  try {
+    const target = `${url}/static/${ALIAS.unified}`;
+    const r = lxcTry("image", "import", target, "--alias", alias);
+    assert.equal(
+      r.status,
+      0,
+      /unknown authority/.test(r.stderr)
+        ? `the daemon does not trust the test CA; restart it: scripts/lxd.sh stop; ` +
+          `scripts/lxd.sh start: ${r.stderr}`
+        : r.stderr,
+    );
+    copied.add(fps.unified);
+    const a = JSON.parse(lxc("image", "alias", "list", "local:", "--format", "json"))
+      .find((x: { name: string }) => x.name === alias);
+    assert.equal(a?.target, fps.unified);
+    // A split image cannot be imported from a URL; the server says so.
+    const split = lxcTry("image", "import", `${url}/static/${ALIAS.split}`);
+    assert.notEqual(split.status, 0);
+  } finally {
+    exec("lxc", ["image", "alias", "delete", `local:${alias}`], lxcEnv());
+  }
+});
 
 test("imago serve stops cleanly on SIGTERM and logged every request", { skip }, async () => {
   assert.ok(server && server.exitCode === null, "server still running");
@@ -225,5 +232,10 @@ test("imago serve stops cleanly on SIGTERM and logged every request", { skip }, 
   assert.match(serverLog, /"GET \/1\.0\/images\/[0-9a-f]{64}\/export\?project=default" 200 /);
   assert.match(serverLog, /"GET \/streams\/v1\/images\.json" 200 /);
   assert.match(serverLog, /Shutting down/);
-  assert.ok(existsSync(join(box.dir, "store", "server.key")));
+  // It served the CA-signed certificate it was given and generated none of its own.
+  const leaf = new X509Certificate(readFileSync(join(box.dir, "tls", "server.crt")));
+  const fp = leaf.fingerprint256.replaceAll(":", "").toLowerCase();
+  assert.match(serverLog, new RegExp(`Certificate fingerprint: ${fp}`));
+  assert.ok(leaf.verify(new X509Certificate(readFileSync(CA.cert)).publicKey));
+  assert.ok(!existsSync(join(box.dir, "store", "server.key")));
 });

@@ -36,11 +36,26 @@ type Row = Record<string, string | number | null>;
 export function openDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path, { timeout: 30_000 } as never);
   db.exec("PRAGMA busy_timeout = 30000");
-  db.exec("PRAGMA journal_mode = WAL");
+  // Switching to WAL can fail with "database is locked" without waiting on the busy handler
+  // while another process opens the same new store, so these retry for a while.
+  retryLocked(() => db.exec("PRAGMA journal_mode = WAL"));
   db.exec("PRAGMA synchronous = FULL");
   db.exec("PRAGMA foreign_keys = ON");
-  db.exec(SCHEMA);
+  retryLocked(() => db.exec(SCHEMA));
   return db;
+}
+
+function retryLocked(fn: () => void, ms = 30_000): void {
+  const until = Date.now() + ms;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      return fn();
+    } catch (err) {
+      if (!/locked|busy/i.test(String((err as Error).message)) || Date.now() > until) throw err;
+      Atomics.wait(pause, 0, 0, 20);
+    }
+  }
 }
 
 /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT, rolling back when it throws. */

@@ -10,6 +10,7 @@ import { cpus, loadavg, release } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { copySection } from "./bench/copy.ts";
 import { fingerprint } from "./bench/fingerprint.ts";
 import { importSection } from "./bench/import.ts";
 import { type BenchContext, ensureDir, type Section, type SectionResult } from "./bench/lib.ts";
@@ -27,6 +28,7 @@ const SECTIONS: Section[] = [
   unpackSection,
   serveDownload,
   serveList,
+  copySection,
 ];
 
 const USAGE = `usage: deno task bench [--quick] [--source | --imago BIN] [--rounds N] [SECTION...]

@@ -1,15 +1,14 @@
 /**
- * The pull pipeline: a remote image's files into the store. The rootfs of a split image
- * downloads into a spool file while the metadata streams into the import (so both transfer in
- * parallel with flat memory); each file is checked against the size and sha256 the remote
- * gave, and the whole against the fingerprint, before anything becomes visible. A failure at any
- * point leaves the store as it was.
+ * The pull pipeline: a remote image's files into the store. Each file is checked against the
+ * size and sha256 the remote gave, and the whole against the fingerprint, before anything
+ * becomes visible; a failure at any point leaves the store as it was. When the two files of a
+ * split image come from separate requests, both start at once: the rootfs request is under way
+ * (its first bytes queued) while the small metadata streams into the store, and then flows
+ * straight into the store too. (It used to go through a spool file for a fuller overlap, which
+ * wrote the large file twice to win the time of the small one.)
  */
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { IntegrityError, RemoteError } from "./errors.ts";
 import type { ImageAlias, UpdateSource } from "./model.ts";
-import { type Spool, spool } from "./spool.ts";
 import type { ImportResult, Store } from "./store.ts";
 import { CHUNK, concat, sha256 } from "./streams.ts";
 import type { Remote, RemoteFile, RemoteImage } from "../plugins/types.ts";
@@ -33,63 +32,75 @@ export interface PullResult extends ImportResult {
 /**
  * Passes `file` through, counting bytes into `count`; fails when it grows past the announced
  * size, ends short of it, or does not hash to the announced sha256. `label` leads messages.
+ * Small chunks (a plugin's network reads, the tail of a part) are regrouped into ones of about
+ * `size`, so the store's writes and hashing run per chunk of that size; a chunk already that
+ * large passes as it is, after the small ones held before it. A plain pull loop rather than a
+ * TransformStream: a pipe costs several promise hops per chunk. It reads its first chunk at
+ * once, which starts a lazy download.
  */
 export function verifying(
   file: RemoteFile,
   label: string,
   count: (n: number) => void,
+  size = CHUNK,
 ): ReadableStream<Uint8Array> {
   const hash = file.sha256 ? sha256() : undefined;
+  const reader = file.stream.getReader();
   let seen = 0;
-  const what = `${label} "${file.name}"`;
-  return file.stream.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, c) {
-        seen += chunk.byteLength;
-        if (file.size !== undefined && seen > file.size) {
-          throw new RemoteError(`${what}: more bytes than the announced ${file.size}`);
-        }
-        hash?.update(chunk);
-        count(chunk.byteLength);
-        c.enqueue(chunk);
-      },
-      flush() {
-        if (file.size !== undefined && seen !== file.size) {
-          throw new RemoteError(`${what}: got ${seen} of the announced ${file.size} bytes`);
-        }
-        if (hash && file.sha256) {
-          const actual = hash.digest("hex");
-          if (actual !== file.sha256.toLowerCase()) {
-            throw new IntegrityError(what, file.sha256.toLowerCase(), actual);
-          }
-        }
-      },
-    }),
-  );
-}
-
-/**
- * Regroups small network chunks (TLS records are ~16 KiB) into ~1 MiB ones, so the store's
- * writes, hashing and scanning run per megabyte, not per record.
- */
-export function coalesce(size = CHUNK): TransformStream<Uint8Array, Uint8Array> {
   let parts: Uint8Array[] = [];
   let held = 0;
-  const emit = (c: TransformStreamDefaultController<Uint8Array>) => {
-    c.enqueue(concat(parts));
+  const what = `${label} "${file.name}"`;
+  const take = () => {
+    const out = concat(parts);
     parts = [];
     held = 0;
+    return out;
   };
-  return new TransformStream({
-    transform(chunk, c) {
-      if (held === 0 && chunk.byteLength >= size) return c.enqueue(chunk);
+  const complete = () => {
+    if (file.size !== undefined && seen !== file.size) {
+      throw new RemoteError(`${what}: got ${seen} of the announced ${file.size} bytes`);
+    }
+    if (hash && file.sha256) {
+      const actual = hash.digest("hex");
+      if (actual !== file.sha256.toLowerCase()) {
+        throw new IntegrityError(what, file.sha256.toLowerCase(), actual);
+      }
+    }
+  };
+  const step = async (c: ReadableStreamDefaultController<Uint8Array>) => {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        complete();
+        if (held > 0) c.enqueue(take());
+        return c.close();
+      }
+      const chunk = r.value;
+      seen += chunk.byteLength;
+      if (file.size !== undefined && seen > file.size) {
+        throw new RemoteError(`${what}: more bytes than the announced ${file.size}`);
+      }
+      hash?.update(chunk);
+      count(chunk.byteLength);
+      if (chunk.byteLength >= size) {
+        if (held > 0) c.enqueue(take());
+        return c.enqueue(chunk);
+      }
       parts.push(chunk);
       held += chunk.byteLength;
-      if (held >= size) emit(c);
+      if (held >= size) return c.enqueue(take());
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        await step(c);
+      } catch (err) {
+        await reader.cancel(err).catch(() => {});
+        throw err;
+      }
     },
-    flush(c) {
-      if (held > 0) emit(c);
-    },
+    cancel: (reason) => reader.cancel(reason),
   });
 }
 
@@ -109,23 +120,13 @@ export async function pullImage(
     opts.onProgress?.(done, image.size);
   };
   const files = await remote.fetch(image, opts.signal);
-  const meta = verifying(files.metadata, `${label}: metadata`, count).pipeThrough(coalesce());
-  const root = files.rootfs &&
-    verifying(files.rootfs, `${label}: rootfs`, count).pipeThrough(coalesce());
-  let spooled: Spool | undefined;
+  const meta = verifying(files.metadata, `${label}: metadata`, count);
+  const root = files.rootfs && verifying(files.rootfs, `${label}: rootfs`, count);
   try {
-    let rootStream = root;
-    if (root && !files.sequential) {
-      const path = join(
-        store.tmpDir,
-        `import-${process.pid}-${randomBytes(6).toString("hex")}.pull`,
-      );
-      spooled = spool(root, path);
-      rootStream = spooled.reader();
-    }
+    // verifying() reads at once, so a separate rootfs request starts here, not after metadata.
     const result = await store.import(
       { stream: meta, name: files.metadata.name },
-      rootStream && { stream: rootStream, name: files.rootfs!.name },
+      root && { stream: root, name: files.rootfs!.name },
       {
         expectedFingerprint: image.fingerprint,
         aliases: opts.aliases,
@@ -148,13 +149,11 @@ export async function pullImage(
   } catch (err) {
     await Promise.allSettled([
       meta.cancel(err).catch(() => {}),
-      spooled ? spooled.dispose(err) : root?.cancel(err),
+      root?.cancel(err).catch(() => {}),
     ]);
     throw err instanceof IntegrityError || !(err instanceof Error) || err.message.startsWith(label)
       ? err
       : prefix(err, label);
-  } finally {
-    await spooled?.dispose();
   }
 }
 

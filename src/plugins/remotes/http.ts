@@ -1,18 +1,17 @@
 /**
- * The one HTTP(S) client of every remote plugin, on node:http/node:https: TLS as lxc sets it up
+ * The one HTTP(S) client of every remote plugin, HTTP/1.1 on node:net/node:tls sockets
+ * (http_wire.ts, which reads bodies without per-record overhead): TLS as lxc sets it up
  * (tls_pin.ts), bounded waits (headers timeout, body idle timeout, AbortSignal), size-capped
  * JSON, redirects with a hop limit and never from https to http, and downloads that resume with
  * Range when the connection breaks mid-body (http_resume.ts). Errors are RemoteErrors naming the
  * URL and what went wrong.
  */
-import { type IncomingMessage, request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import type { TLSSocket } from "node:tls";
 import process from "node:process";
 import { ImagoError, RemoteError } from "../../core/errors.ts";
 import { VERSION } from "../../version.ts";
-import { bodyStream, readSmall, seconds, tooLarge } from "./http_body.ts";
+import { readSmall, seconds, tooLarge } from "./http_body.ts";
 import { resumingBody } from "./http_resume.ts";
+import { type Exchange, exchange } from "./http_wire.ts";
 import { bareFingerprint, insecureTls, pinMismatch, tlsSettings } from "./tls_pin.ts";
 
 export { certificateFingerprint, grabCertificate } from "./tls_pin.ts";
@@ -59,15 +58,6 @@ export interface HttpResponse {
 export const DEFAULT_JSON_LIMIT = 64 << 20;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-function headersOf(res: IncomingMessage): Headers {
-  const h = new Headers();
-  for (const [k, v] of Object.entries(res.headers)) {
-    if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
-  }
-  return h;
-}
 
 const CERT_ERRORS =
   /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
@@ -243,20 +233,19 @@ export class HttpClient {
       headers.Range = `bytes=${opts.range.start}-`;
       if (opts.range.ifRange) headers["If-Range"] = opts.range.ifRange;
     }
-    if (body !== undefined) {
-      headers["Content-Length"] = String(
-        typeof body === "string" ? new TextEncoder().encode(body).byteLength : body.byteLength,
-      );
-    }
+    const payload = typeof body === "string" ? new TextEncoder().encode(body) : body;
+    if (payload !== undefined) headers["Content-Length"] = String(payload.byteLength);
     const what = `Cannot fetch "${url.href}"`;
+    const { pin, ...tlsOpts } = tls ?? {};
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
+      let wire: Exchange | undefined;
       const fail = (err: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         opts.signal?.removeEventListener("abort", onAbort);
-        req.destroy();
+        wire?.destroy(err);
         reject(
           err instanceof ImagoError
             ? err
@@ -264,41 +253,6 @@ export class HttpClient {
         );
       };
       const onAbort = () => fail(abortError(opts.signal!, url.href));
-      const send = https ? httpsRequest : httpRequest;
-      const { pin, ...tlsOpts } = tls ?? {};
-      const req = send({
-        host,
-        port: url.port || (https ? 443 : 80),
-        path: `${url.pathname}${url.search}`,
-        method,
-        headers,
-        agent: false,
-        ...tlsOpts,
-      }, (res) => {
-        if (settled) return void res.destroy();
-        settled = true;
-        clearTimeout(timer);
-        opts.signal?.removeEventListener("abort", onAbort);
-        // Deno does not call checkServerIdentity: compare the pin on the live socket too.
-        const got = pin && bareFingerprint(
-          (res.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256 ?? "",
-        );
-        if (pin && got !== pin) {
-          res.destroy();
-          const err = pinMismatch(pin, got || "(none)");
-          return reject(new RemoteError(`${what}: ${err.message}`));
-        }
-        const stream = method === "HEAD"
-          ? emptyBody(res)
-          : bodyStream(res, { idleTimeoutMs: this.idleTimeoutMs, url: url.href });
-        if (opts.signal) {
-          const signal = opts.signal;
-          signal.addEventListener("abort", () => res.destroy(abortError(signal, url.href)), {
-            once: true,
-          });
-        }
-        resolve({ status: res.statusCode ?? 0, headers: headersOf(res), url, body: stream });
-      });
       const timer = setTimeout(() => {
         fail(
           new RemoteError(
@@ -308,16 +262,44 @@ export class HttpClient {
         );
       }, this.headersTimeoutMs);
       if (opts.signal?.aborted) return onAbort();
+      try {
+        wire = exchange({
+          url,
+          host,
+          port: Number(url.port || (https ? 443 : 80)),
+          method,
+          headers,
+          body: payload,
+          tls: https ? tlsOpts : undefined,
+          idleTimeoutMs: this.idleTimeoutMs,
+        });
+      } catch (err) {
+        return fail(err as Error);
+      }
       opts.signal?.addEventListener("abort", onAbort, { once: true });
-      req.on("error", fail);
-      req.end(body);
+      const ex = wire;
+      ex.response.then((res) => {
+        if (settled) return void ex.destroy(new RemoteError(`${what}: cancelled`));
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        // Deno does not call checkServerIdentity: compare the pin on the live socket too.
+        const got = pin && bareFingerprint(res.peerFingerprint256 ?? "");
+        if (pin && got !== pin) {
+          const err = pinMismatch(pin, got || "(none)");
+          ex.destroy(err);
+          return reject(new RemoteError(`${what}: ${err.message}`));
+        }
+        if (opts.signal) {
+          const signal = opts.signal;
+          signal.addEventListener("abort", () => ex.destroy(abortError(signal, url.href)), {
+            once: true,
+          });
+        }
+        resolve({ status: res.status, headers: res.headers, url, body: res.body });
+      }, fail);
     });
   }
-}
-
-function emptyBody(res: IncomingMessage): ReadableStream<Uint8Array> {
-  res.resume();
-  return new ReadableStream({ start: (c) => c.close() });
 }
 
 function abortError(signal: AbortSignal, url: string): Error {

@@ -1,85 +1,115 @@
 /**
- * Response bodies as web streams: a node IncomingMessage becomes a ReadableStream that carries
- * backpressure (the socket pauses while the consumer is busy), fails with a RemoteError when the
- * server stalls while we wait for bytes or closes before the announced length, and releases the
- * socket when cancelled.
+ * Response bodies as web streams, fed by the wire reader (http_wire.ts): it copies body bytes
+ * from the socket's read buffer straight into chunks of up to 256 KiB, so everything downstream
+ * runs per chunk, not per 16 KiB TLS record. The stream carries backpressure (a full queue asks
+ * the socket to stop reading), fails with a RemoteError when the server stalls while we wait for
+ * bytes (after handing on the bytes that did arrive, so a resume starts after them), and releases
+ * the socket when cancelled.
  */
-import type { IncomingMessage } from "node:http";
+import { Buffer } from "node:buffer";
 import { RemoteError } from "../../core/errors.ts";
+import { allocated } from "./http_gc.ts";
 
-/** Queue this many bytes before pausing the socket (more did not make downloads faster). */
-const HIGH_WATER = 256 << 10;
+/** Bytes handed on at once: per-chunk stream overhead made 16 KiB records the bottleneck. */
+export const GROUP = 256 << 10;
+/** Queue this many bytes before the socket stops reading, so it keeps flowing during a chunk. */
+const HIGH_WATER = 2 * GROUP;
+/** How long a partial chunk waits for more bytes before it is handed on anyway. */
+const GROUP_WAIT_MS = 10;
 
-export interface BodyOptions {
+export interface FeedOptions {
   /** Fail when no byte arrives for this long while the consumer waits for one. */
   idleTimeoutMs: number;
   /** For messages: the URL the body comes from. */
   url: string;
+  /** The announced length, when there is one: chunks are sized not to overshoot it. */
+  expected?: number;
+  /** Reading, stopped by a push that returned false, may go on. */
+  resume(): void;
+  /** The consumer cancelled the body (or it failed): release the connection. */
+  release(): void;
+}
+
+/** The producer's side of a body stream. */
+export interface BodyFeed {
+  readonly stream: ReadableStream<Uint8Array>;
+  /** Bytes pushed so far. */
+  readonly received: number;
+  /**
+   * Copies `bytes` (valid only during the call) into the body. false: the queue is full, stop
+   * reading until `resume`; bytes pushed meanwhile are still taken.
+   */
+  push(bytes: Uint8Array): boolean;
+  /** All bytes arrived. */
+  end(): void;
+  fail(err: RemoteError): void;
 }
 
 /**
- * The body of `res` as a ReadableStream. The idle timer only runs while a read is pending, so a
- * slow consumer (which pauses the socket) never trips it.
+ * A body stream and its feed. The idle timer only runs while a read is pending, so a slow
+ * consumer (which stops the socket) never trips it.
  */
-export function bodyStream(res: IncomingMessage, opts: BodyOptions): ReadableStream<Uint8Array> {
-  const expected = Number(res.headers["content-length"] ?? NaN);
+export function bodyFeed(opts: FeedOptions): BodyFeed {
   let received = 0;
+  let placed = 0;
   let finished = false;
+  let failure: RemoteError | undefined;
+  let stopped = false;
+  let chunk: Buffer | undefined;
+  let fill = 0;
   let waiting: (() => void) | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const disarm = () => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let grouping: ReturnType<typeof setTimeout> | undefined;
+  let c!: ReadableStreamDefaultController<Uint8Array>;
+
+  const wake = () => {
+    if (idle) clearTimeout(idle);
+    idle = undefined;
     waiting?.();
     waiting = undefined;
   };
-  const fail = (c: ReadableStreamDefaultController<Uint8Array>, err: RemoteError) => {
-    if (finished) return;
-    finished = true;
-    disarm();
-    c.error(err);
-    res.destroy();
+  const emit = (bytes: Uint8Array) => {
+    c.enqueue(bytes);
+    wake();
+    if ((c.desiredSize ?? 0) <= 0) stopped = true;
   };
-  return new ReadableStream<Uint8Array>({
-    start(c) {
-      res.on("data", (chunk: Uint8Array) => {
-        if (finished) return;
-        received += chunk.byteLength;
-        c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        disarm();
-        if ((c.desiredSize ?? 0) <= 0) res.pause();
-      });
-      res.on("end", () => {
-        if (finished) return;
-        if (Number.isFinite(expected) && received < expected) {
-          return fail(c, truncated(opts.url, received, expected));
-        }
-        finished = true;
-        disarm();
-        c.close();
-      });
-      // "aborted"/"error"/"close" without "end": the connection went away mid-body.
-      const broken = (err?: Error) =>
-        fail(
-          c,
-          err instanceof RemoteError
-            ? err
-            : truncated(opts.url, received, Number.isFinite(expected) ? expected : undefined, err),
-        );
-      res.on("error", broken);
-      res.on("aborted", () => broken());
-      res.on("close", () => {
-        if (!res.complete) broken();
-      });
+  /** Hands on what the current chunk holds: a small part as a copy, keeping the chunk. */
+  const flush = () => {
+    if (grouping) clearTimeout(grouping);
+    grouping = undefined;
+    if (!chunk || fill === 0 || finished) return;
+    if (fill <= chunk.byteLength / 4) {
+      emit(Uint8Array.prototype.slice.call(chunk, 0, fill));
+    } else {
+      emit(new Uint8Array(chunk.buffer, chunk.byteOffset, fill));
+      chunk = undefined;
+    }
+    fill = 0;
+  };
+  const stop = () => {
+    finished = true;
+    if (grouping) clearTimeout(grouping);
+    grouping = undefined;
+    chunk = undefined;
+    wake();
+  };
+
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      c = controller;
     },
-    pull(c) {
+    pull() {
+      // A failure waits for the consumer to take the bytes queued before it.
+      if (failure) return void (c.desiredSize === HIGH_WATER && c.error(failure));
       if (finished) return;
-      res.resume();
+      if (stopped) {
+        stopped = false;
+        opts.resume();
+      }
       return new Promise<void>((resolve) => {
         waiting = resolve;
-        timer = setTimeout(() => {
-          fail(
-            c,
+        idle = setTimeout(() => {
+          feed.fail(
             new RemoteError(
               `Cannot download "${opts.url}": the server sent nothing for ` +
                 `${seconds(opts.idleTimeoutMs)} after ${received} bytes`,
@@ -90,11 +120,60 @@ export function bodyStream(res: IncomingMessage, opts: BodyOptions): ReadableStr
       });
     },
     cancel() {
-      finished = true;
-      disarm();
-      res.destroy();
+      stop();
+      opts.release();
     },
-  }, { highWaterMark: HIGH_WATER, size: (chunk) => chunk.byteLength });
+  }, { highWaterMark: HIGH_WATER, size: (bytes) => bytes.byteLength });
+
+  const feed: BodyFeed = {
+    stream,
+    get received() {
+      return received;
+    },
+    push(bytes) {
+      if (finished) return false;
+      received += bytes.byteLength;
+      // Bytes arrived: the server is not stalled, even if no chunk is complete yet.
+      idle?.refresh();
+      for (let p = 0; p < bytes.byteLength;) {
+        if (!chunk) {
+          const left = opts.expected === undefined ? GROUP : opts.expected - placed;
+          chunk = Buffer.allocUnsafeSlow(Math.max(1, Math.min(GROUP, left)));
+          allocated(chunk.byteLength);
+          fill = 0;
+        }
+        const n = Math.min(chunk.byteLength - fill, bytes.byteLength - p);
+        chunk.set(bytes.subarray(p, p + n), fill);
+        fill += n;
+        p += n;
+        placed += n;
+        if (fill === chunk.byteLength) {
+          const full = chunk;
+          chunk = undefined;
+          fill = 0;
+          emit(new Uint8Array(full.buffer, full.byteOffset, full.byteLength));
+        }
+      }
+      if (fill > 0) grouping ??= setTimeout(flush, GROUP_WAIT_MS);
+      return !stopped;
+    },
+    end() {
+      if (finished) return;
+      flush();
+      stop();
+      c.close();
+    },
+    fail(err) {
+      if (finished) return;
+      // Hand on what did arrive first, so a resumed download starts after it.
+      flush();
+      stop();
+      opts.release();
+      failure = err;
+      if (c.desiredSize === HIGH_WATER) c.error(err);
+    },
+  };
+  return feed;
 }
 
 export function truncated(

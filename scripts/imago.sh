@@ -3,4 +3,4 @@
 #   bash scripts/imago.sh serve          bash scripts/imago.sh list
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
-exec node "$IMAGO_ROOT/src/cli/main.ts" "$@"
+exec node --expose-gc "$IMAGO_ROOT/src/cli/main.ts" "$@"

@@ -9,6 +9,7 @@ import {
   type BenchContext,
   imagoCommand,
   makeRow,
+  median,
   roundOrder,
   type Row,
   run,
@@ -35,7 +36,7 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
     ];
     for (const f of formats) {
       await lxd.forget(f.fp); // leftovers of an interrupted run
-      const secs = { imago: [] as number[], lxd: [] as number[] };
+      const secs = { imago: [] as number[], lxd: [] as number[], openssl: [] as number[] };
       const sides = [
         {
           key: "imago" as const,
@@ -64,6 +65,9 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
         },
       ];
       for (let round = 0; round < ctx.rounds; round++) {
+        // The floor: hashing the file alone, which any import must do, by openssl.
+        await warm(f.file);
+        secs.openssl.push((await run(["openssl", "dgst", "-sha256", f.file])).seconds);
         for (const s of roundOrder(sides, round)) {
           await warm(f.file);
           const seconds = await s.go();
@@ -73,6 +77,11 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
       }
       const label = `unified ${f.name} (${(f.bytes / (1 << 20)).toFixed(0)} MiB file)`;
       rows.push(makeRow(label, "s", secs.imago, secs.lxd, TARGET));
+      const floor = median(secs.openssl);
+      notes.push(
+        `${f.name}: openssl dgst -sha256 of the file alone takes ${floor.toFixed(2)} s = ` +
+          `${(floor / median(secs.lxd)).toFixed(2)}x LXD's import (the hash every import needs)`,
+      );
     }
   } finally {
     await lxd.stop();

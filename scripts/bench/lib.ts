@@ -204,6 +204,16 @@ export function imagoCommand(ctx: BenchContext): { argv: string[]; label: string
   };
 }
 
+/**
+ * Drops `path` from the page cache, as after a reboot. A binary written moments ago (deno task
+ * compile) sits in the cache as large folios, and executing it maps them whole: its file-backed
+ * RSS was ~30 MB higher than the same binary's read from disk. Peak-memory sections start cold.
+ */
+export async function coldFile(path: string): Promise<void> {
+  await run(["sync", path]);
+  await run(["dd", `if=${path}`, "iflag=nocache", "count=0", "status=none"]);
+}
+
 /** sha256 of a file by openssl, the reference every fingerprint is checked against. */
 export async function opensslSha256(path: string): Promise<string> {
   const r = await run(["openssl", "dgst", "-sha256", "-r", path]);

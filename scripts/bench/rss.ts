@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { imageFixture } from "./fixtures.ts";
 import {
   type BenchContext,
+  coldFile,
   imagoCommand,
   makeRow,
   type Row,
@@ -25,6 +26,7 @@ const MB = (kb: number) => (kb * 1024) / 1e6;
 async function imagoPeak(ctx: BenchContext, argv: string[], file: string): Promise<number> {
   const store = mkdtempSync(join(ctx.workDir, "store-"));
   try {
+    await coldFile(argv[0]);
     const r = await runWithPeak([...argv, "import", file], join(ctx.workDir, ".time-imago"), {
       IMAGO_DIR: store,
     });
@@ -99,6 +101,9 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
   } finally {
     await lxd?.stop();
   }
+  notes.push(
+    "imago's executable is dropped from the page cache before each run (lib.ts coldFile)",
+  );
   notes.push(
     "imago: max of ru_maxrss (/usr/bin/time) and the summed RSS of its process tree, sampled",
     "LXD: daemon tree RSS growth over its resting size plus the lxc client's peak (optional)",

@@ -32,6 +32,8 @@ export interface BuildOptions {
 export interface BuiltImage {
   metadata: ImportSource;
   rootfs?: ImportSource;
+  /** Leads messages about this build (the file names above are made up). */
+  action: string;
   abort(): void;
 }
 
@@ -87,6 +89,7 @@ export async function buildImage(dir: string, opts: BuildOptions): Promise<Built
     // metadata.yaml first so inspection finds it without reading the rootfs.
     return {
       metadata: { stream: pack(root, [...metaMembers, "rootfs"]), name: `${base}${ext}` },
+      action,
       abort,
     };
   }
@@ -94,6 +97,7 @@ export async function buildImage(dir: string, opts: BuildOptions): Promise<Built
     metadata: { stream: pack(root, metaMembers), name: `meta-${base}${ext}` },
     // A split rootfs tarball holds the tree at its root: LXD unpacks it into <dir>/rootfs.
     rootfs: { stream: pack(join(root, "rootfs"), ["."]), name: `${base}${ext}` },
+    action,
     abort,
   };
 }

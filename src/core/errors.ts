@@ -1,14 +1,20 @@
 /**
  * One error family for imago. Core code throws these; the CLI turns one into a stderr line and
  * an exit code, the server into an LXD error envelope with an HTTP status. Nothing else prints.
+ * Messages quote URLs, so download secrets in them are masked here, once for every error.
  */
+
+/** `text` with the value of every `secret=` URL parameter (LXD download secrets) as `***`. */
+export function redactSecrets(text: string): string {
+  return text.replace(/([?&]secret=)[^&#\s"']+/gi, "$1***");
+}
 
 /** Base of every expected failure: carries the exit code and HTTP status it maps to. */
 export class ImagoError extends Error {
   readonly exitCode: number = 1;
   readonly status: number = 500;
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(redactSecrets(message), options);
     this.name = new.target.name;
   }
 }
@@ -83,6 +89,15 @@ export class RemoteError extends ImagoError {
 /** A plugin failed to load or broke its contract. */
 export class PluginError extends ImagoError {}
 
+/** The user stopped the command with a signal; exits 128 + the signal's number, as shells do. */
+export class InterruptedError extends ImagoError {
+  override readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
 /** The caller is not allowed to do this (server side: untrusted client). */
 export class ForbiddenError extends ImagoError {
   override readonly status = 403;
@@ -90,6 +105,6 @@ export class ForbiddenError extends ImagoError {
 
 /** Prefix a message with the action that failed, keeping the error's class and cause. */
 export function annotate<E extends Error>(err: E, action: string): E {
-  err.message = `${action}: ${err.message}`;
+  err.message = redactSecrets(`${action}: ${err.message}`);
   return err;
 }

@@ -32,26 +32,39 @@ export function extractTar(
   dir: string,
   root: boolean,
   action: string,
+  signal?: AbortSignal,
 ): Promise<void> {
-  return runProgram("tar", tarArgs("-", dir, root), input, action, "tar");
+  return runProgram("tar", tarArgs("-", dir, root), input, action, "tar", signal);
 }
 
 /** Extracts the (checked, uncompressed) tar file `file` into `dir`; tar reads it itself. */
-export function extractTarFile(file: string, dir: string, root: boolean, action: string) {
-  return runProgram("tar", tarArgs(file, dir, root), undefined, action, "tar");
+export function extractTarFile(
+  file: string,
+  dir: string,
+  root: boolean,
+  action: string,
+  signal?: AbortSignal,
+) {
+  return runProgram("tar", tarArgs(file, dir, root), undefined, action, "tar", signal);
 }
 
 /**
  * Extracts a SquashFS file into `dest` (which must not exist) with unsquashfs, as LXD does.
  * unsquashfs 4.5.1 and later refuse names with "/" or ".." and symlinks followed by entries.
  */
-export function extractSquashfs(file: string, dest: string, action: string): Promise<void> {
+export function extractSquashfs(
+  file: string,
+  dest: string,
+  action: string,
+  signal?: AbortSignal,
+): Promise<void> {
   return runProgram(
     "unsquashfs",
     ["-n", "-f", "-d", dest, file],
     undefined,
     action,
     "squashfs-tools",
+    signal,
   );
 }
 
@@ -65,7 +78,8 @@ function complaint(program: string, stderr: string, code: number | null, signal:
 /**
  * Runs `program`, writing `input` (if any) to its stdin with backpressure. An error of the
  * input (a refused tar entry, corrupt compressed data) wins over the program's complaint about
- * the stream it then saw end early.
+ * the stream it then saw end early. Aborting `signal` kills the program and rejects with the
+ * signal's reason.
  */
 async function runProgram(
   program: string,
@@ -73,7 +87,9 @@ async function runProgram(
   input: ReadableStream<Uint8Array> | undefined,
   action: string,
   debPackage: string,
+  signal?: AbortSignal,
 ): Promise<void> {
+  signal?.throwIfAborted();
   const child = spawn(program, args, { stdio: [input ? "pipe" : "ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.setEncoding("utf8");
@@ -86,11 +102,16 @@ async function runProgram(
       child.on("close", (code, signal) => resolve({ code, signal }));
     },
   );
+  const reader = input?.getReader();
+  const onAbort = () => {
+    child.kill("SIGKILL");
+    reader?.cancel(signal!.reason).catch(() => {});
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   let inputError: { err: unknown } | undefined;
-  if (input) {
+  if (input && reader) {
     const stdin = child.stdin!;
     stdin.on("error", () => {}); // EPIPE once the program has quit: its status says why
-    const reader = input.getReader();
     const write = (chunk: Uint8Array) =>
       new Promise<void>((resolve) => {
         if (stdin.write(chunk)) return resolve();
@@ -121,6 +142,8 @@ async function runProgram(
     }
   }
   const r = await exited;
+  signal?.removeEventListener("abort", onAbort);
+  signal?.throwIfAborted();
   if (inputError) throw inputError.err;
   if (r.error) {
     const why = (r.error as NodeJS.ErrnoException).code === "ENOENT"

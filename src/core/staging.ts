@@ -7,6 +7,7 @@ import { type FileHandle, mkdir, open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Hash } from "node:crypto";
+import { pidAlive } from "./pids.ts";
 
 /** Creates a fresh staging folder `<tmpDir>/import-<pid>-<random>`. */
 export async function makeStaging(tmpDir: string): Promise<string> {
@@ -16,21 +17,12 @@ export async function makeStaging(tmpDir: string): Promise<string> {
   return dir;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Names of staging folders (or stray files) whose owning process is gone. */
 export async function staleStaging(tmpDir: string): Promise<string[]> {
   const names = await readdir(tmpDir).catch(() => [] as string[]);
   return names.filter((name) => {
     const m = /^import-(\d+)-/.exec(name);
-    return !(m && alive(Number(m[1])));
+    return !(m && pidAlive(Number(m[1])));
   });
 }
 

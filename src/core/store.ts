@@ -46,6 +46,8 @@ export interface ImportOptions {
   auto_update?: boolean;
   update_source?: UpdateSource;
   onProgress?: (bytes: number) => void;
+  /** Leads conflict messages instead of `Cannot import "<metadata name>"` (e.g. a build). */
+  action?: string;
 }
 
 export interface ImportResult {
@@ -168,8 +170,9 @@ export class Store {
         for (const a of opts.aliases ?? []) {
           const had = this.records.alias(a.name);
           if (had && had.target !== fp) {
+            const action = opts.action ?? `Cannot import "${metadata.name}"`;
             throw new ConflictError(
-              `Cannot import "${metadata.name}": alias "${a.name}" already exists ` +
+              `${action}: alias "${a.name}" already exists ` +
                 `(on ${had.target.slice(0, 12)}): delete or rename it first`,
             );
           }

@@ -1,12 +1,13 @@
 /** Stream helpers shared by the store, plugins and server. Web streams cross every boundary. */
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
+import { chunkAllocated } from "./chunk_gc.ts";
 import { InvalidInputError } from "./errors.ts";
 
 /** Chunk size for file reads: measured fastest with the least memory in flight (256 KiB). */
 export const CHUNK = 1 << 18;
 
-/** Reads a file as a byte stream in 1 MiB chunks, from `start` to `end` (exclusive). */
+/** Reads a file as a byte stream in CHUNK-sized chunks, from `start` to `end` (exclusive). */
 export function fileStream(path: string, start = 0, end = Infinity): ReadableStream<Uint8Array> {
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   let pos = start;
@@ -24,6 +25,7 @@ export function fileStream(path: string, start = 0, end = Infinity): ReadableStr
         return;
       }
       const buf = new Uint8Array(want);
+      chunkAllocated(want);
       // Sequential reads (position null) also work on pipes and FIFOs; ranges need a position.
       const { bytesRead } = await fh!.read(buf, 0, want, start > 0 ? pos : null);
       if (bytesRead === 0) {

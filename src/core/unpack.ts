@@ -1,9 +1,11 @@
 /**
  * Unpacking an image's root filesystem into a folder, then applying its templates. Everything is
- * written into a new sibling folder `DIR.imago-unpack-<random>` first and renamed to DIR only at
- * the end, so DIR is either absent (or the empty folder it was) or complete: any failure removes
- * the temporary folder and leaves DIR as it was. DIR must not exist, or be an empty folder (it is
- * then replaced, taking the mode and owner of the image's root folder).
+ * written into a new sibling folder `DIR.imago-unpack-<pid>-<random>` first and renamed to DIR
+ * only at the end, so DIR is either absent (or the empty folder it was) or complete: any failure
+ * (or an abort through the signal) removes the temporary folder and leaves DIR as it was. A
+ * killed process cannot clean up, so each unpack first removes the sibling folders of processes
+ * that are gone. DIR must not exist, or be an empty folder (it is then replaced, taking the mode
+ * and owner of the image's root folder).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
@@ -15,6 +17,7 @@ import { decompressed } from "./decompress.ts";
 import { extractSquashfs, extractTar, extractTarFile } from "./extract.ts";
 import { BundleCollector, readBundle } from "./image_bundle.ts";
 import type { RootfsKind } from "./model.ts";
+import { pidAlive } from "./pids.ts";
 import { counting, fileStream } from "./streams.ts";
 import { type CheckResult, checkTarFile, tarGate } from "./tar_gate.ts";
 import {
@@ -42,6 +45,8 @@ export interface UnpackOptions {
   templates?: TemplateRun;
   /** Bytes of the stored files read so far. */
   onProgress?: (bytes: number) => void;
+  /** Stops the unpack: the temporary folder is removed and the signal's reason thrown. */
+  signal?: AbortSignal;
 }
 
 export interface UnpackResult {
@@ -67,14 +72,18 @@ export async function unpackImage(
   }
   const target = resolve(dir);
   await checkTarget(target, dir, action);
-  const stage = `${target}.imago-unpack-${randomBytes(6).toString("hex")}`;
+  await sweepStale(dirname(target));
+  opts.signal?.throwIfAborted();
+  const stage = `${target}${STAGE}${process.pid}-${randomBytes(6).toString("hex")}`;
   await mkdir(stage, { mode: 0o700 });
   try {
     const root = join(stage, "rootfs");
     const { bundle, droppedDevices } = await extractRootfs(source, stage, root, opts, action);
+    opts.signal?.throwIfAborted();
     const templates = opts.templates
       ? await applyTemplates(root, bundle, opts.templates)
       : undefined;
+    opts.signal?.throwIfAborted();
     try {
       await rename(root, target);
     } catch (err) {
@@ -87,6 +96,21 @@ export async function unpackImage(
     return { bundle, templates, droppedDevices };
   } finally {
     await removeTree(stage);
+  }
+}
+
+/** What marks a temporary unpack folder: `DIR.imago-unpack-<pid>-<random>`. */
+const STAGE = ".imago-unpack-";
+const STAGE_NAME = /\.imago-unpack-(\d+)-[0-9a-f]+$/;
+
+/**
+ * Removes the temporary unpack folders in `parent` whose process is gone (killed mid-unpack).
+ * Best effort: a folder this user cannot remove stays.
+ */
+async function sweepStale(parent: string): Promise<void> {
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    const m = STAGE_NAME.exec(name);
+    if (m && !pidAlive(Number(m[1]))) await removeTree(join(parent, name));
   }
 }
 
@@ -129,7 +153,7 @@ async function extractRootfs(
   const bundle = await readBundle(source.metadata, opts.compressors, label, action);
   const read = (await stat(source.metadata)).size;
   if (source.rootfs.kind === "squashfs") {
-    await extractSquashfs(source.rootfs.path, root, action);
+    await extractSquashfs(source.rootfs.path, root, action, opts.signal);
     opts.onProgress?.(read + (await stat(source.rootfs.path)).size);
     return { bundle, droppedDevices: 0 };
   }
@@ -163,8 +187,9 @@ async function extractTarball(
   const size = (await stat(file)).size;
   if (isPlainTar(file, opts.compressors, label)) {
     const r = noVm(await checkTarFile(file, { layout, dropDevices: false, action }));
+    opts.signal?.throwIfAborted();
     if (isRoot() || r.devices === 0) {
-      await extractTarFile(file, dest, isRoot(), action);
+      await extractTarFile(file, dest, isRoot(), action, opts.signal);
       opts.onProgress?.(before + size);
       return r;
     }
@@ -172,7 +197,7 @@ async function extractTarball(
   const gate = tarGate({ layout, dropDevices: !isRoot(), action });
   const raw = fileStream(file).pipeThrough(counting((n) => opts.onProgress?.(before + n)));
   const tar = await decompressed(raw, opts.compressors, label, action);
-  await extractTar(tar.pipeThrough(gate.stream), dest, isRoot(), action);
+  await extractTar(tar.pipeThrough(gate.stream), dest, isRoot(), action, opts.signal);
   return noVm(gate.result());
 }
 

@@ -4,12 +4,14 @@
  * built binary can load them too). Each file default-exports `{ apiVersion: 1, compressors?,
  * remotes? }`; its shape is checked and its plugins registered all together or not at all. A
  * broken file is reported and skipped, so one bad plugin does not break every command; asking
- * for one of its plugins by name later gives an error naming the file and the reason.
+ * for one of its plugins by name later gives an error naming the file and the reason. Loaded
+ * plugins are wrapped by guard.ts, so their errors name them too.
  */
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ImagoError, NotFoundError, PluginError } from "../core/errors.ts";
 import { loadModule } from "../core/runtime.ts";
+import { guardCompressor, guardRemoteProtocol } from "./guard.ts";
 import type { Registry } from "./registry.ts";
 import type { Compressor, RemoteProtocol } from "./types.ts";
 
@@ -98,8 +100,9 @@ export function registerModule(ns: unknown, file: string, reg: PluginRegistries)
   };
   check(compressors, "compressor", compressorProblem);
   check(remotes, "remote protocol", remoteProblem);
-  for (const c of compressors) reg.compressors.register(c as Compressor, file);
-  for (const r of remotes) reg.remotes.register(r as RemoteProtocol, file);
+  // Registered behind guards, so errors thrown by plugin code name the plugin (guard.ts).
+  for (const c of compressors) reg.compressors.register(guardCompressor(c as Compressor), file);
+  for (const r of remotes) reg.remotes.register(guardRemoteProtocol(r as RemoteProtocol), file);
 }
 
 /** $XDG_CONFIG_HOME/imago/plugins (or ~/.config/imago/plugins). */

@@ -23,6 +23,7 @@ import {
 } from "./lxd_api.ts";
 import { ListCache } from "./list_cache.ts";
 import { indexJson, productsJson } from "./simplestreams.ts";
+import { ImageSecrets, secretAccess, secretRoutes } from "./secrets.ts";
 import { parseArchitectures, pickImage, staticHeaders } from "./static_url.ts";
 import { certFingerprint, TrustList } from "./trust.ts";
 import { imageNotFound, ImageView } from "./view.ts";
@@ -43,6 +44,8 @@ export interface AppOptions {
   remoteName?: string;
   /** Per-file hash cache; the server passes its own so it can compute hashes ahead. */
   hashes?: FileHashes;
+  /** Image download secrets; tests pass their own (shared, or with a fake clock). */
+  secrets?: ImageSecrets;
 }
 
 const MAX_URL = 8192;
@@ -110,6 +113,7 @@ export function createApp(store: Store, opts: AppOptions = {}): Hono<ServeEnv> {
   const hashes = opts.hashes ?? new FileHashes(store);
   const cache = new ListCache(store);
   const clientCert = opts.clientCertificate ?? defaultClientCertificate;
+  const secrets = opts.secrets ?? new ImageSecrets();
   const identity: ServerIdentity = {
     serverName: opts.identity?.serverName ?? "imago",
     version: opts.identity?.version ?? VERSION,
@@ -141,13 +145,14 @@ export function createApp(store: Store, opts: AppOptions = {}): Hono<ServeEnv> {
   app.get("/1.0/images", listImages);
   app.get("/1.0/images/aliases", listAliases);
   app.get("/1.0/images/aliases/*", getAlias);
-  app.get("/1.0/images/:fp", getImage);
-  app.get("/1.0/images/:fp/export", exportImage);
+  app.get("/1.0/images/:fp", secretAccess(secrets), getImage);
+  app.get("/1.0/images/:fp/export", secretAccess(secrets), exportImage);
   app.on(["POST"], ["/1.0/images", "/1.0/images/aliases"], forbidden);
   app.on(["PUT", "PATCH", "POST", "DELETE"], "/1.0/images/aliases/*", forbidden);
   app.on(["PUT", "PATCH", "DELETE"], "/1.0/images/:fp", forbidden);
-  app.on(["POST"], ["/1.0/images/:fp/export", "/1.0/images/:fp/secret"], forbidden);
+  app.on(["POST"], "/1.0/images/:fp/export", forbidden);
   app.on(["POST"], "/1.0/images/:fp/refresh", forbidden);
+  secretRoutes(app, secrets, forbidden);
   app.all("/1.0/*", (c, next) => {
     const path = c.req.path;
     const hit = RESTRICTED.some((r) =>

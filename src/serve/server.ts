@@ -13,6 +13,7 @@ import type { Store } from "../core/store.ts";
 import { createApp } from "./app.ts";
 import { sendDirect } from "./direct_send.ts";
 import { FileHashes } from "./file_hashes.ts";
+import { hideSecrets } from "./secrets.ts";
 import { loadOrCreateIdentity } from "./tls.ts";
 
 export interface ServeOptions {
@@ -69,7 +70,8 @@ function accessLog(log: (line: string) => void) {
       logged = true;
       const bytes = req.socket.bytesWritten - sent;
       const ua = String(req.headers["user-agent"] ?? "-").replace(/["\\\n\r]/g, "_").slice(0, 200);
-      const path = (req.url ?? "").replace(/["\\\s]/g, encodeURIComponent).slice(0, 2000);
+      const path = hideSecrets(req.url ?? "").replace(/["\\\s]/g, encodeURIComponent)
+        .slice(0, 2000);
       const ms = Math.round(performance.now() - start);
       // "!" marks an answer cut short (client gone, read error).
       const status = res.writableFinished ? `${res.statusCode}` : `${res.statusCode}!`;

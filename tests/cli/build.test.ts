@@ -104,3 +104,25 @@ test("imago build --format json prints the image object", async () => {
   assert.equal(image.type, "container");
   assert.equal(image.files, undefined, "the API shape, without imago's internal fields");
 });
+
+test("imago build with a taken alias names the folder and the alias, and adds no image", async () => {
+  const storeDir = join(work, "store-f");
+  const first = await imago("--store", storeDir, "build", imageDir(), "--alias", "taken");
+  assert.equal(first.code, 0, first.stderr);
+  const fp = /fingerprint: ([0-9a-f]{64})/.exec(first.stdout)![1];
+  const dir = imageDir();
+  writeFileSync(join(dir, "rootfs", "etc", "motd"), "another image\n");
+  const r = await imago("--store", storeDir, "build", dir, "--alias", "taken");
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `Error: Cannot build image from "${dir}": alias "taken" already exists ` +
+      `(on ${fp.slice(0, 12)}): delete or rename it first\n`,
+  );
+  const store = await Store.open(storeDir);
+  try {
+    assert.deepEqual(store.list().map((i) => i.fingerprint), [fp]);
+  } finally {
+    store.close();
+  }
+});

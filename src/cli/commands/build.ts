@@ -34,6 +34,8 @@ export async function action(
       aliases: (opts.alias ?? []).map((name) => ({ name, description: "" })),
       public: opts.public ?? false,
       onProgress: (bytes) => progress.update(bytes),
+      // Conflicts name the folder, not the made-up tarball name.
+      action: built.action,
     });
   } finally {
     progress.done();

@@ -12,6 +12,7 @@ import { unpackImage } from "../../core/unpack.ts";
 import type { CommandContext } from "../context.ts";
 import { fsError } from "../files.ts";
 import { localOrPulled } from "../pull_remote.ts";
+import { untilSignalled } from "../signals.ts";
 
 export interface UnpackCommandOptions {
   name?: string;
@@ -38,27 +39,31 @@ export async function action(
   }
   const files = store.files(fp);
   const progress = ctx.progress(`Unpacking ${fp.slice(0, 12)}`, rec.size);
+  const failed = `Cannot unpack "${ref}" into "${dir}"`;
   let result;
   try {
-    result = await unpackImage(
-      {
-        metadata: files.metadata.path,
-        rootfs: files.rootfs && { path: files.rootfs.path, kind: rec.files.rootfs!.kind },
-        label: ref,
-      },
-      dir,
-      {
-        compressors: store.compressors,
-        templates: {
-          trigger: opts.trigger ?? "create",
-          instance: { name, architecture: rec.architecture, type: "container" },
-          config: instanceConfig(fp, rec.properties, user),
+    // On Ctrl-C or SIGTERM the unpack stops and removes its temporary folder before we exit.
+    result = await untilSignalled(failed, (signal) =>
+      unpackImage(
+        {
+          metadata: files.metadata.path,
+          rootfs: files.rootfs && { path: files.rootfs.path, kind: rec.files.rootfs!.kind },
+          label: ref,
         },
-        onProgress: (bytes) => progress.update(bytes),
-      },
-    );
+        dir,
+        {
+          compressors: store.compressors,
+          templates: {
+            trigger: opts.trigger ?? "create",
+            instance: { name, architecture: rec.architecture, type: "container" },
+            config: instanceConfig(fp, rec.properties, user),
+          },
+          onProgress: (bytes) => progress.update(bytes),
+          signal,
+        },
+      ));
   } catch (err) {
-    throw fsError(err, `Cannot unpack "${ref}" into "${dir}"`);
+    throw fsError(err, failed);
   } finally {
     progress.done();
   }

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
+import { chunkAllocated } from "../../core/chunk_gc.ts";
 import { ImagoError, InvalidInputError } from "../../core/errors.ts";
 
 /** How a stage ends: null when all went well, else the error to report. */
@@ -27,6 +28,7 @@ function pair(
       control = c;
       output.on("data", (b: Uint8Array) => {
         if (closed) return;
+        chunkAllocated(b.byteLength);
         c.enqueue(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
         if ((c.desiredSize ?? 0) <= 0) output.pause();
       });

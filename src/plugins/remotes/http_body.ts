@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import { RemoteError } from "../../core/errors.ts";
-import { allocated } from "./http_gc.ts";
+import { chunkAllocated } from "../../core/chunk_gc.ts";
 
 /** Bytes handed on at once: per-chunk stream overhead made 16 KiB records the bottleneck. */
 export const GROUP = 256 << 10;
@@ -139,7 +139,7 @@ export function bodyFeed(opts: FeedOptions): BodyFeed {
         if (!chunk) {
           const left = opts.expected === undefined ? GROUP : opts.expected - placed;
           chunk = Buffer.allocUnsafeSlow(Math.max(1, Math.min(GROUP, left)));
-          allocated(chunk.byteLength);
+          chunkAllocated(chunk.byteLength);
           fill = 0;
         }
         const n = Math.min(chunk.byteLength - fill, bytes.byteLength - p);

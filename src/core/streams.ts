@@ -1,4 +1,5 @@
 /** Stream helpers shared by the store, plugins and server. Web streams cross every boundary. */
+import { Buffer } from "node:buffer";
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { chunkAllocated } from "./chunk_gc.ts";
@@ -24,7 +25,8 @@ export function fileStream(path: string, start = 0, end = Infinity): ReadableStr
         controller.close();
         return;
       }
-      const buf = new Uint8Array(want);
+      // Not zero-filled: the read overwrites it, and only the bytes read are passed on.
+      const buf = Buffer.allocUnsafeSlow(want);
       chunkAllocated(want);
       // Sequential reads (position null) also work on pipes and FIFOs; ranges need a position.
       const { bytesRead } = await fh!.read(buf, 0, want, start > 0 ? pos : null);

@@ -50,7 +50,11 @@ export function safeEntryName(name: string): string | undefined {
 }
 
 /** Minimal view of the streamx Readable that tar-stream hands out per entry. */
-type Source = AsyncIterable<unknown> & { destroy(err?: unknown): void };
+type Source = AsyncIterable<unknown> & {
+  destroy(err?: unknown): void;
+  resume(): void;
+  on(event: string, fn: (arg?: unknown) => void): void;
+};
 
 /**
  * Reads the tar in `stream`, calling `onEntry` for each entry in order (the next one is read only
@@ -152,19 +156,25 @@ async function handle(
       );
     }
   }
-  const it = source[Symbol.asyncIterator]();
+  // Most entries are only looked at: their body stream is made when asked for, and the data of
+  // the others is drained without a promise per chunk (tar-stream's resume()).
+  let it: AsyncIterator<unknown> | undefined;
   let pending: Promise<unknown> = Promise.resolve();
-  const body = new ReadableStream<Uint8Array>({
-    pull: async (c) => {
-      const p = it.next();
-      pending = p;
-      const r = await p;
-      if (r.done) return c.close();
-      const chunk = r.value as Uint8Array;
-      c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    },
-    // Stopping early is allowed: the rest is skipped after the handler returns.
-  }, { highWaterMark: 0 });
+  let body: ReadableStream<Uint8Array> | undefined;
+  const makeBody = () => {
+    const iter = it = source[Symbol.asyncIterator]();
+    return new ReadableStream<Uint8Array>({
+      pull: async (c) => {
+        const p = iter.next();
+        pending = p;
+        const r = await p;
+        if (r.done) return c.close();
+        const chunk = r.value as Uint8Array;
+        c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      },
+      // Stopping early is allowed: the rest is skipped after the handler returns.
+    }, { highWaterMark: 0 });
+  };
   await onEntry({
     name,
     type: (header.type ?? "unknown") as TarEntryType,
@@ -173,13 +183,24 @@ async function handle(
     uid: header.uid ?? 0,
     gid: header.gid ?? 0,
     linkname,
-    body: () => body,
+    body: () => body ??= makeBody(),
   });
+  if (!it) return await drain(source);
   await pending.catch(() => {});
   for (;;) {
     const r = await it.next();
     if (r.done) break;
   }
+}
+
+/** Skips an entry's data; rejects with the archive's error when it breaks off. */
+function drain(source: Source): Promise<void> {
+  return new Promise((resolve, reject) => {
+    source.on("end", () => resolve());
+    source.on("error", reject);
+    source.on("close", () => resolve());
+    source.resume();
+  });
 }
 
 /** tar-stream's errors for bad input, as InvalidInputError; undefined for any other error. */

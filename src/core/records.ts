@@ -30,6 +30,57 @@ CREATE INDEX IF NOT EXISTS aliases_by_image ON aliases(fingerprint);
 CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/**
+ * Revisions: every insert or change of an image, or of an alias pointing at it, stamps the image
+ * with the next number of one counter. A reader that kept images from an earlier look (the
+ * server's list cache) then re-reads only those whose stamp moved, not all 10 000.
+ */
+const REVISIONS = `
+CREATE TABLE IF NOT EXISTS revision (n INTEGER NOT NULL);
+INSERT INTO revision (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM revision);
+CREATE TRIGGER IF NOT EXISTS images_rev_insert AFTER INSERT ON images BEGIN
+  UPDATE revision SET n = n + 1;
+  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = NEW.fingerprint;
+END;
+CREATE TRIGGER IF NOT EXISTS images_rev_update AFTER UPDATE OF filename, type, architecture,
+  size, public, auto_update, cached, properties, profiles, created_at, uploaded_at, expires_at,
+  last_used_at, update_source, files ON images BEGIN
+  UPDATE revision SET n = n + 1;
+  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = NEW.fingerprint;
+END;
+CREATE TRIGGER IF NOT EXISTS aliases_rev_insert AFTER INSERT ON aliases BEGIN
+  UPDATE revision SET n = n + 1;
+  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = NEW.fingerprint;
+END;
+CREATE TRIGGER IF NOT EXISTS aliases_rev_update AFTER UPDATE ON aliases BEGIN
+  UPDATE revision SET n = n + 1;
+  UPDATE images SET rev = (SELECT n FROM revision)
+    WHERE fingerprint IN (OLD.fingerprint, NEW.fingerprint);
+END;
+CREATE TRIGGER IF NOT EXISTS aliases_rev_delete AFTER DELETE ON aliases BEGIN
+  UPDATE revision SET n = n + 1;
+  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = OLD.fingerprint;
+END;
+`;
+
+/** Whether the store has the revision stamps (the last trigger is made last). */
+function migrated(db: DatabaseSync): boolean {
+  return db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'aliases_rev_delete'",
+  ).get() !== undefined;
+}
+
+/** Adds what stores made by earlier versions lack, in one write transaction. */
+function migrate(db: DatabaseSync): void {
+  const cols = db.prepare("SELECT name FROM pragma_table_info('images')").all() as {
+    name: string;
+  }[];
+  if (!cols.some((c) => c.name === "rev")) {
+    db.exec("ALTER TABLE images ADD COLUMN rev INTEGER NOT NULL DEFAULT 0");
+  }
+  db.exec(REVISIONS);
+}
+
 type Row = Record<string, string | number | null>;
 
 /** Opens (creating if needed) the database; WAL + busy timeout let processes share it. */
@@ -42,6 +93,7 @@ export function openDatabase(path: string): DatabaseSync {
   db.exec("PRAGMA synchronous = FULL");
   db.exec("PRAGMA foreign_keys = ON");
   retryLocked(() => db.exec(SCHEMA));
+  if (!migrated(db)) retryLocked(() => writeTransaction(db, () => migrate(db)));
   return db;
 }
 
@@ -117,6 +169,13 @@ export class Records {
     const aliases = this.#aliasMap();
     const rows = this.db.prepare("SELECT * FROM images ORDER BY fingerprint").all() as Row[];
     return rows.map((r) => toRecord(r, aliases.get(String(r.fingerprint)) ?? []));
+  }
+
+  /** Every image's fingerprint and revision stamp (see REVISIONS), by fingerprint. */
+  revisions(): [fingerprint: string, rev: number][] {
+    const st = this.db.prepare("SELECT fingerprint, rev FROM images ORDER BY fingerprint");
+    st.setReturnArrays(true);
+    return st.all() as unknown as [string, number][];
   }
 
   get(fingerprint: string): ImageRecord | undefined {

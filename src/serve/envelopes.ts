@@ -45,6 +45,13 @@ export function syncEnvelope<T>(metadata: T): SyncEnvelope<T> {
   };
 }
 
+/** syncEnvelope's JSON around `metadataJson`, metadata already serialised (e.g. by SQLite). */
+export function syncEnvelopeJson(metadataJson: string): string {
+  const shell = JSON.stringify(syncEnvelope(null));
+  // The shell ends with the metadata's `null}`: splice the given JSON in its place.
+  return `${shell.slice(0, -"null}".length)}${metadataJson}}`;
+}
+
 export function errorEnvelope(code: number, message?: string): ErrorEnvelope {
   return {
     type: "error",

@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { toApiAlias, toApiImage } from "../core/api_image.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { hostArch, personalities } from "../core/arch.ts";
-import { syncEnvelope, syncResponse } from "./envelopes.ts";
+import { syncEnvelope, syncEnvelopeJson, syncResponse } from "./envelopes.ts";
 import { fileResponse, multipartResponse } from "./downloads.ts";
 import { matchFilter, parseFilter } from "./filter.ts";
 import type { ImageView } from "./view.ts";
@@ -70,7 +70,12 @@ export function listImages(c: Context<ServeEnv>): Response {
       syncEnvelope(deep ? images : images.map((i) => `/1.0/images/${i.fingerprint}`)),
     );
   };
-  const body = clauses.length ? make() : view.cache.memo(`images:${view.trusted}:${deep}`, make);
+  // Unfiltered, the objects come from the per-image serialisations the cache keeps.
+  const all = () =>
+    deep
+      ? syncEnvelopeJson(view.listJson())
+      : JSON.stringify(syncEnvelope(view.list().map((i) => `/1.0/images/${i.fingerprint}`)));
+  const body = clauses.length ? make() : view.cache.memo(`images:${view.trusted}:${deep}`, all);
   return new Response(body, { headers: { "Content-Type": "application/json" } });
 }
 

@@ -28,6 +28,11 @@ export class ImageView {
     return this.cache.list(this.trusted);
   }
 
+  /** The visible images' API objects as one JSON array (serialisations kept per image). */
+  listJson(): string {
+    return this.cache.apiJson(this.trusted);
+  }
+
   /** The visible image a full fingerprint or unique prefix names (no aliases, as in LXD). */
   image(ref: string): ImageRecord {
     const prefix = ref.toLowerCase();

@@ -36,7 +36,12 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
     ];
     for (const f of formats) {
       await lxd.forget(f.fp); // leftovers of an interrupted run
-      const secs = { imago: [] as number[], lxd: [] as number[], openssl: [] as number[] };
+      const secs = {
+        imago: [] as number[],
+        lxd: [] as number[],
+        openssl: [] as number[],
+        unxz: [] as number[],
+      };
       const sides = [
         {
           key: "imago" as const,
@@ -68,6 +73,10 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
         // The floor: hashing the file alone, which any import must do, by openssl.
         await warm(f.file);
         secs.openssl.push((await run(["openssl", "dgst", "-sha256", f.file])).seconds);
+        // And decompressing it, which checking every entry needs (xz as imago runs it).
+        if (f.name === "xz") {
+          secs.unxz.push((await run(["sh", "-c", 'xz -dc -T0 "$0" >/dev/null', f.file])).seconds);
+        }
         for (const s of roundOrder(sides, round)) {
           await warm(f.file);
           const seconds = await s.go();
@@ -82,6 +91,14 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
         `${f.name}: openssl dgst -sha256 of the file alone takes ${floor.toFixed(2)} s = ` +
           `${(floor / median(secs.lxd)).toFixed(2)}x LXD's import (the hash every import needs)`,
       );
+      if (secs.unxz.length) {
+        const unxz = median(secs.unxz);
+        notes.push(
+          `xz: xz -dc -T0 alone takes ${unxz.toFixed(2)} s = ${
+            (unxz / median(secs.lxd)).toFixed(2)
+          }x LXD's import (imago checks every tar entry at import; LXD stops after metadata.yaml)`,
+        );
+      }
     }
   } finally {
     await lxd.stop();

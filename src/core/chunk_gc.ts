@@ -13,12 +13,23 @@ const EVERY = 4 << 20;
 
 type Gc = (opts?: { type: "minor" | "major" }) => void;
 
-let since = 0;
+/**
+ * Chunks held across two young collections (in read-ahead and pipe queues) move to the old
+ * generation, which only a full collection empties: one runs every FULL_EVERY chunk bytes.
+ */
+const FULL_EVERY = 64 << 20;
 
-/** Counts `bytes` of freshly allocated chunk memory; collects the young generation every EVERY. */
+let since = 0;
+let sinceFull = 0;
+
+/** Counts `bytes` of freshly allocated chunk memory, collecting garbage as described above. */
 export function chunkAllocated(bytes: number): void {
   since += bytes;
   if (since < EVERY) return;
+  sinceFull += since;
   since = 0;
-  (globalThis as { gc?: Gc }).gc?.({ type: "minor" });
+  const gc = (globalThis as { gc?: Gc }).gc;
+  if (sinceFull < FULL_EVERY) return gc?.({ type: "minor" });
+  sinceFull = 0;
+  gc?.({ type: "major" });
 }

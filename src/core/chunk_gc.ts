@@ -7,6 +7,7 @@
  * function: the binary starts with --expose-gc, and so do scripts/imago.sh and `deno task imago`;
  * without it this does nothing.
  */
+import process from "node:process";
 
 /** Chunk bytes between two collections: dead chunks stay near this size. */
 const EVERY = 4 << 20;
@@ -15,21 +16,20 @@ type Gc = (opts?: { type: "minor" | "major" }) => void;
 
 /**
  * Chunks held across two young collections (in read-ahead and pipe queues) move to the old
- * generation, which only a full collection empties: one runs every FULL_EVERY chunk bytes.
+ * generation, which only a full collection empties (~10 ms): one runs when memory outside the
+ * V8 heap (buffers; Deno reports them only there) still exceeds HELD_MAX after a young one.
  */
-const FULL_EVERY = 64 << 20;
+const HELD_MAX = 32 << 20;
 
 let since = 0;
-let sinceFull = 0;
 
 /** Counts `bytes` of freshly allocated chunk memory, collecting garbage as described above. */
 export function chunkAllocated(bytes: number): void {
   since += bytes;
   if (since < EVERY) return;
-  sinceFull += since;
   since = 0;
   const gc = (globalThis as { gc?: Gc }).gc;
-  if (sinceFull < FULL_EVERY) return gc?.({ type: "minor" });
-  sinceFull = 0;
-  gc?.({ type: "major" });
+  if (!gc) return;
+  gc({ type: "minor" });
+  if (process.memoryUsage().external > HELD_MAX) gc({ type: "major" });
 }

@@ -1,25 +1,40 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { chunkAllocated } from "../../src/core/chunk_gc.ts";
 
-test("chunkAllocated collects the young generation every 4 MiB and everything every 64 MiB", () => {
+/** Runs `fn` with a recording stand-in for V8's gc; returns the collection types it asked for. */
+function recording(fn: () => void): string[] {
   const g = globalThis as { gc?: unknown };
   const saved = g.gc;
   const calls: string[] = [];
   g.gc = (opts?: { type: string }) => void calls.push(opts?.type ?? "major");
   try {
-    // Flush whatever earlier allocations in this process left counted.
-    for (let i = 0; i < 64; i++) chunkAllocated(1 << 20);
+    chunkAllocated(4 << 20); // ends whatever count earlier allocations left
     calls.length = 0;
-    const start = calls.length;
-    for (let i = 0; i < 128 * 4; i++) chunkAllocated(256 << 10); // 128 MiB in 256 KiB chunks
-    const made = calls.slice(start);
-    assert.equal(made.length, 32);
-    assert.equal(made.filter((t) => t === "major").length, 2);
-    assert.ok(made.every((t) => t === "minor" || t === "major"));
+    fn();
+    return calls;
   } finally {
-    g.gc = saved;
+    if (saved) g.gc = saved;
+    else delete g.gc;
   }
+}
+
+test("chunkAllocated collects the young generation once per 4 MiB of chunks", () => {
+  const calls = recording(() => {
+    for (let i = 0; i < 64; i++) chunkAllocated(256 << 10); // 16 MiB
+  });
+  assert.deepEqual(calls.filter((t) => t === "minor").length, 4);
+});
+
+test("chunkAllocated adds a full collection while buffers hold more than 32 MB outside the heap", () => {
+  const held = new Uint8Array(48 << 20).fill(1); // stands in for chunks promoted to old space
+  assert.ok(process.memoryUsage().external > 32 << 20);
+  const calls = recording(() => {
+    for (let i = 0; i < 16; i++) chunkAllocated(1 << 20);
+  });
+  assert.deepEqual(calls, ["minor", "major", "minor", "major", "minor", "major", "minor", "major"]);
+  assert.equal(held[0], 1);
 });
 
 test("chunkAllocated does nothing when V8's gc is not exposed", () => {
@@ -27,7 +42,7 @@ test("chunkAllocated does nothing when V8's gc is not exposed", () => {
   const saved = g.gc;
   delete g.gc;
   try {
-    for (let i = 0; i < 1000; i++) chunkAllocated(1 << 20);
+    for (let i = 0; i < 100; i++) chunkAllocated(1 << 20);
   } finally {
     if (saved) g.gc = saved;
   }

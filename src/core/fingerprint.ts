@@ -2,7 +2,7 @@
 import { open } from "node:fs/promises";
 import { sha256 } from "./streams.ts";
 
-/** One buffer reused for every read: hashing copies, so nothing keeps a chunk alive. */
+/** Two buffers reused for every read: hashing copies, so nothing keeps a chunk alive. */
 const READ_SIZE = 1 << 20;
 
 /**
@@ -11,16 +11,24 @@ const READ_SIZE = 1 << 20;
  */
 export async function fingerprintFiles(...paths: string[]): Promise<string> {
   const h = sha256();
-  const buf = new Uint8Array(READ_SIZE);
+  let buf = new Uint8Array(READ_SIZE);
+  let spare = new Uint8Array(READ_SIZE);
   for (const p of paths) {
     const fh = await open(p, "r");
+    let reading: Promise<{ bytesRead: number }> | undefined;
     try {
+      reading = fh.read(buf, 0, READ_SIZE, null);
       for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
+        const { bytesRead } = await reading;
+        reading = undefined;
         if (bytesRead === 0) break;
+        // The next read (on the thread pool) runs while this buffer is hashed here.
+        reading = fh.read(spare, 0, READ_SIZE, null);
         h.update(buf.subarray(0, bytesRead));
+        [buf, spare] = [spare, buf];
       }
     } finally {
+      await reading?.catch(() => {});
       await fh.close();
     }
   }

@@ -26,6 +26,7 @@ import {
   type Section,
   type SectionResult,
   type Target,
+  warm,
 } from "./lib.ts";
 import { type Lxd, startLxd } from "./lxd.ts";
 import { benchCertificate, type Served, startImagoServe } from "./servers.ts";
@@ -216,6 +217,7 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
     secs.curl = [];
     for (let round = 0; round < ctx.rounds; round++) {
       for (const s of roundOrder(sides, round)) {
+        await warm(imago.argv[0]); // as in import.ts: large transfers evict the executable
         const seconds = await s.go();
         secs[s.key].push(seconds);
         const extra = s.key === "imago" ? `, peak ${MB(peaks.at(-1)!.hwm).toFixed(1)} MB` : "";

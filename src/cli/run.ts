@@ -100,6 +100,13 @@ function declare(program: Command, s: Session): void {
     .argument("[rootfs]", "rootfs of a split image (tarball, squashfs or qcow2)")
     .option("--alias <name>", "add an alias (repeatable)", collect, [])
     .option("--public", "make the image public", false)
+    .addOption(
+      new Option(
+        "--check <level>",
+        "full: decompress and check every tar entry; metadata: read up to metadata.yaml, " +
+          "as LXD does (entries are checked when unpacked)",
+      ).choices(["full", "metadata"]).default("full"),
+    )
     .addOption(formatOption(["table", "json", "yaml"]))
     .action(s.bind(() => import("./commands/image_import.ts")));
   program.command("list").alias("ls").description("List images")

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { IntegrityError, InvalidInputError } from "./errors.ts";
-import { detectRootfs, inspectImage, scanCompressedTar } from "./inspect.ts";
+import { detectRootfs, type ImportCheck, inspectImage, scanCompressedTar } from "./inspect.ts";
 import type { ImageMetadata } from "./metadata.ts";
 import type { ImageFiles, ImageType } from "./model.ts";
 import { DETECT_BYTES } from "../plugins/detect.ts";
@@ -35,6 +35,8 @@ export interface StageOptions {
   /** Full fingerprint or prefix the bytes must hash to (remote downloads). */
   expectedFingerprint?: string;
   onProgress?: (bytes: number) => void;
+  /** How much is read and checked (inspect.ts ImportCheck); default "full". */
+  check?: ImportCheck;
 }
 
 /** Scans a split rootfs tarball fully, so truncated or hostile rootfs files are refused too. */
@@ -81,7 +83,12 @@ async function stage(
 
   const metadataPath = join(stagingDir, "metadata");
   const meta = fileSink(metadataPath, hash);
-  const inspection = inspectImage(rootfs ? "metadata" : "unified", opts.compressors, metadata.name);
+  const inspection = inspectImage(
+    rootfs ? "metadata" : "unified",
+    opts.compressors,
+    metadata.name,
+    opts.check,
+  );
   inspection.result.catch(() => {});
   try {
     await fanOut(metadata.stream.pipeThrough(progress(() => 0)), [meta.sink, inspection.sink]);
@@ -110,7 +117,7 @@ async function stage(
     const root = fileSink(rootfsPath, hash);
     const sinks = [root.sink];
     let scanned: Promise<void> | undefined;
-    if (kind.kind === "tar") {
+    if (kind.kind === "tar" && opts.check !== "metadata") {
       const scan = rootfsTarSink(opts.compressors, rootfs.name);
       sinks.push(scan.sink);
       scanned = scan.done;

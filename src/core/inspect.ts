@@ -30,21 +30,46 @@ export interface ImageInspection {
 }
 
 /**
+ * How much of an image import reads: "full" decompresses and checks every tar entry (truncated
+ * streams and hostile entries are refused at the door); "metadata" stops, as LXD does, once
+ * metadata.yaml and the image type are known, leaving the entries to be checked when unpacked.
+ */
+export type ImportCheck = "full" | "metadata";
+
+/**
  * Inspects a unified image or the metadata tarball of a split one. Write the raw file bytes into
- * `sink` and close it; `result` settles once the last byte has been read. On a bad image `result`
- * rejects and the sink errors, so the writer stops; aborting the sink rejects `result` with the
- * abort reason. `label` (a file name or URL) is quoted in error messages.
+ * `sink` and close it; `result` settles once the last byte has been read (or, with check
+ * "metadata", once enough was seen: later bytes are then taken and dropped). On a bad image
+ * `result` rejects and the sink errors, so the writer stops; aborting the sink rejects `result`
+ * with the abort reason. `label` (a file name or URL) is quoted in error messages.
  */
 export function inspectImage(
   kind: "unified" | "metadata",
   compressors: Registry<Compressor>,
   label: string,
+  check: ImportCheck = "full",
 ): { sink: WritableStream<Uint8Array>; result: Promise<ImageInspection> } {
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
-  const result = inspect(kind, compressors, label, pipe.readable);
+  let enough = false;
+  const seenEnough = () => (enough = true);
+  const result = inspect(kind, compressors, label, pipe.readable, check, seenEnough);
   result.catch(() => {}); // the sink reports the failure too; callers may await only that
-  return { sink: pipe.writable, result };
+  if (check === "full") return { sink: pipe.writable, result };
+  // Stopping early cancels the pipe; the caller's copy to the store must go on regardless.
+  const writer = pipe.writable.getWriter();
+  const sink = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      if (enough) return;
+      await writer.write(chunk).catch((err) => enough ? undefined : Promise.reject(err));
+    },
+    close: () => enough ? undefined : writer.close(),
+    abort: (reason) => enough ? undefined : writer.abort(reason),
+  });
+  return { sink, result };
 }
+
+/** Thrown by an entry handler to end a scan early, successfully. */
+const ENOUGH = Symbol("enough seen");
 
 /**
  * Detects the compression of `raw`, decompresses it and scans every tar entry, turning
@@ -72,6 +97,7 @@ export async function scanCompressedTar(
   try {
     await scanTar(stream.pipeThrough(compressor.decompress()), onEntry, { action });
   } catch (err) {
+    if (err === ENOUGH) return compressor;
     if (upstream && err === upstream.err) throw err;
     // scanTar's errors name the file already; anything else came from the decompressor.
     if (err instanceof ImagoError && err.message.startsWith(action)) throw err;
@@ -91,6 +117,8 @@ async function inspect(
   compressors: Registry<Compressor>,
   label: string,
   raw: ReadableStream<Uint8Array>,
+  check: ImportCheck,
+  seenEnough: () => void,
 ): Promise<ImageInspection> {
   const action = `Cannot import "${label}"`;
   let metadata: ImageMetadata | undefined;
@@ -104,6 +132,10 @@ async function inspect(
     } else if (e.name.startsWith("rootfs/") || (e.name === "rootfs" && e.type === "directory")) {
       rootfsDir = true;
     } else if (e.name === "rootfs.img") rootfsImg = true;
+    if (check === "metadata" && metadata && (kind === "metadata" || rootfsDir || rootfsImg)) {
+      seenEnough();
+      throw ENOUGH;
+    }
   };
   const compressor = await scanCompressedTar(raw, compressors, label, onEntry);
 

@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { AmbiguousRefError, ConflictError, InvalidInputError, NotFoundError } from "./errors.ts";
 import { type ImportSource, stageImage } from "./import_image.ts";
+import type { ImportCheck } from "./inspect.ts";
 import {
   type AliasEntry,
   EPOCH,
@@ -48,6 +49,8 @@ export interface ImportOptions {
   onProgress?: (bytes: number) => void;
   /** Leads conflict messages instead of `Cannot import "<metadata name>"` (e.g. a build). */
   action?: string;
+  /** "metadata": read only as far as LXD does (inspect.ts ImportCheck); default "full". */
+  check?: ImportCheck;
 }
 
 export interface ImportResult {
@@ -138,6 +141,7 @@ export class Store {
         compressors: this.compressors,
         expectedFingerprint: opts.expectedFingerprint,
         onProgress: opts.onProgress,
+        check: opts.check,
       });
       const fp = staged.fingerprint;
       const m = staged.metadata;

@@ -5,6 +5,7 @@
 import { basename } from "node:path";
 import { toApiImage } from "../../core/api_image.ts";
 import { UsageError } from "../../core/errors.ts";
+import type { ImportCheck } from "../../core/inspect.ts";
 import type { CommandContext } from "../context.ts";
 import { closableFileStream, inputFile } from "../files.ts";
 import { importUrl, isUrl } from "../import_url.ts";
@@ -14,6 +15,7 @@ export interface ImportCommandOptions {
   alias?: string[];
   public?: boolean;
   format?: string;
+  check?: ImportCheck;
 }
 
 export async function action(
@@ -42,6 +44,7 @@ export async function action(
         aliases: (opts.alias ?? []).map((name) => ({ name, description: "" })),
         public: opts.public ?? false,
         onProgress: (bytes) => progress.update(bytes),
+        check: opts.check,
       },
     );
   } finally {

@@ -57,6 +57,7 @@ let server: ChildProcess | undefined;
 let serverLog = "";
 let url = "";
 let lxcConf = "";
+let trustedConf = "";
 const fps: Record<string, string> = {};
 /** Images copied into the shared daemon, removed at the end. */
 const copied = new Set<string>();
@@ -135,6 +136,29 @@ before(async () => {
   const p = makeUnified(box.dir, "p", { compression: "gz", ...files("p"), properties: props("p") });
   fps.priv = importImage([p, "--alias", ALIAS.priv]);
 
+  // A second lxc config whose client certificate imago serve trusts, made before lxc first
+  // connects (it would ask for a trust password). lxc presents a certificate it has even to
+  // --public remotes, so the other tests keep a config without one.
+  trustedConf = mkdtempSync(join(tmpdir(), "imago-lxc-trusted-"));
+  execOk("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:secp384r1",
+    "-nodes",
+    "-keyout",
+    join(trustedConf, "client.key"),
+    "-out",
+    join(trustedConf, "client.crt"),
+    "-days",
+    "30",
+    "-subj",
+    "/CN=imago-e2e-lxc",
+  ]);
+  box.imago("trust", "add", join(trustedConf, "client.crt"));
+
   const tls = join(box.dir, "tls");
   execOk("bash", [join(ROOT, "scripts/lxd.sh"), "issue-cert", tls]);
   const serveArgs = ["serve", "--listen", "127.0.0.1:0"];
@@ -154,6 +178,7 @@ after(async () => {
     await waitExit(server);
   }
   rmSync(lxcConf, { recursive: true, force: true });
+  if (trustedConf) rmSync(trustedConf, { recursive: true, force: true });
   box.cleanup();
 });
 
@@ -185,6 +210,34 @@ test("lxc image copy from the LXD remote gives LXD the same fingerprints", { ski
   copyAndCheck("t", ALIAS.split, fps.split);
   if (fps.squash) copyAndCheck("t", ALIAS.squash, fps.squash);
 });
+
+/** Waits up to 5 s for the server's log to show `re` (its stderr arrives asynchronously). */
+async function logged(re: RegExp): Promise<void> {
+  for (let i = 0; i < 100 && !re.test(serverLog); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(serverLog, re);
+}
+
+test(
+  "a trusted lxc copies a private image into LXD through a download secret",
+  { skip },
+  async () => {
+    const env = { ...lxdEnv(), LXD_CONF: trustedConf };
+    const trusted = (...args: string[]) => execOk("lxc", args, env);
+    // Not --public: lxc presents its client certificate, which imago serve trusts.
+    trusted("remote", "add", "tp", url, "--accept-certificate");
+    const listed = JSON.parse(trusted("image", "list", "tp:", "--format", "json"));
+    assert.ok(listed.some((i: { fingerprint: string }) => i.fingerprint === fps.priv));
+    // lxc asks imago serve for a secret and hands it to the daemon, which is not trusted.
+    assert.ok(!localFingerprints().includes(fps.priv), `LXD already has ${fps.priv}`);
+    trusted("image", "copy", `tp:${ALIAS.priv}`, "local:");
+    copied.add(fps.priv);
+    assert.ok(localFingerprints().includes(fps.priv), "LXD has no copy of the private image");
+    lxc("image", "delete", `local:${fps.priv}`);
+    copied.delete(fps.priv);
+    await logged(/"POST \/1\.0\/images\/[0-9a-f]{64}\/secret[^"]*" 202 /);
+    await logged(/"GET \/1\.0\/images\/[0-9a-f]{64}\/export\?[^"]*secret=-[^"]*" 200 /);
+  },
+);
 
 test("lxc uses imago serve as a simplestreams remote (list and copy)", { skip }, () => {
   // Nothing pinned: lxc and the daemon trust the certificate through the system's CA store.

@@ -3,7 +3,7 @@
  * first bytes, and a decompressor failure becomes one clear InvalidInputError naming the file.
  */
 import { ImagoError, InvalidInputError } from "./errors.ts";
-import { peek } from "./streams.ts";
+import { mapErrors, peek } from "./streams.ts";
 import { DETECT_BYTES, detectCompressor } from "../plugins/detect.ts";
 import type { Registry } from "../plugins/registry.ts";
 import type { Compressor } from "../plugins/types.ts";
@@ -24,28 +24,18 @@ export async function decompressed(
     await stream.cancel(err).catch(() => {});
     throw err;
   }
-  const reader = stream.pipeThrough(compressor.decompress()).getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      try {
-        const r = await reader.read();
-        if (r.done) c.close();
-        else c.enqueue(r.value);
-      } catch (err) {
-        // The decompressor's own wording after its "Cannot decompress xz data: " lead.
-        const detail = err instanceof ImagoError
-          ? err.message.replace(/^[^:]*: /, "")
-          : err instanceof Error
-          ? err.message || String(err.cause ?? "")
-          : "";
-        throw new InvalidInputError(
-          `${action}: the ${compressor.name} data of "${label}" is corrupt or truncated${
-            detail ? `: ${detail}` : ""
-          }`,
-          { cause: err },
-        );
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
+  return mapErrors(stream.pipeThrough(compressor.decompress()), (err) => {
+    // The decompressor's own wording after its "Cannot decompress xz data: " lead.
+    const detail = err instanceof ImagoError
+      ? err.message.replace(/^[^:]*: /, "")
+      : err instanceof Error
+      ? err.message || String(err.cause ?? "")
+      : "";
+    return new InvalidInputError(
+      `${action}: the ${compressor.name} data of "${label}" is corrupt or truncated${
+        detail ? `: ${detail}` : ""
+      }`,
+      { cause: err },
+    );
+  });
 }

@@ -7,7 +7,7 @@ import { annotate, ImagoError, InvalidInputError } from "./errors.ts";
 import { parseMetadata } from "./metadata.ts";
 import type { ImageMetadata } from "./metadata.ts";
 import type { ImageType, RootfsKind } from "./model.ts";
-import { peek, readAll } from "./streams.ts";
+import { mapErrors, peek, readAll } from "./streams.ts";
 import { scanTar } from "./tar.ts";
 import type { TarEntry } from "./tar.ts";
 import { DETECT_BYTES, detectCompressor } from "../plugins/detect.ts";
@@ -84,7 +84,10 @@ export async function scanCompressedTar(
 ): Promise<Compressor> {
   const action = `Cannot import "${label}"`;
   let upstream: { err: unknown } | undefined;
-  const watched = watchErrors(raw, (err) => upstream ??= { err });
+  const watched = mapErrors(raw, (err) => {
+    upstream ??= { err };
+    return err;
+  });
   const { head, stream } = await peek(watched, DETECT_BYTES);
   let compressor: Compressor;
   try {
@@ -195,27 +198,6 @@ async function readMetadata(
   } catch (err) {
     throw err instanceof ImagoError ? annotate(err, action) : err;
   }
-}
-
-/** Passes `stream` through, telling `note` about an error before re-raising it. */
-function watchErrors(
-  stream: ReadableStream<Uint8Array>,
-  note: (err: unknown) => void,
-): ReadableStream<Uint8Array> {
-  const reader = stream.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      try {
-        const r = await reader.read();
-        if (r.done) c.close();
-        else c.enqueue(r.value);
-      } catch (err) {
-        note(err);
-        throw err;
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
 }
 
 /**

@@ -74,6 +74,30 @@ export function hashing(): { stream: TransformStream<Uint8Array, Uint8Array>; di
   };
 }
 
+/**
+ * `stream` passed on chunk by chunk as it is read (nothing buffered), with whatever its reads
+ * throw replaced by `map(err)`: how a stage names the errors of the one before it.
+ */
+export function mapErrors(
+  stream: ReadableStream<Uint8Array>,
+  map: (err: unknown) => unknown,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (err) {
+        throw map(err);
+      }
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
 /** Errors once more than `max` bytes pass; `what` names the thing in the message. */
 export function limitBytes(max: number, what: string): TransformStream<Uint8Array, Uint8Array> {
   let seen = 0;

@@ -6,6 +6,7 @@
  * errors are imago's own bugs.
  */
 import { ImagoError, PluginError } from "../core/errors.ts";
+import { mapErrors } from "../core/streams.ts";
 import type { Compressor, Remote, RemoteImageFiles, RemoteProtocol } from "./types.ts";
 
 /** `err` as thrown out of the plugin `name`: ImagoErrors as they are, the rest as PluginError. */
@@ -32,31 +33,10 @@ function guarded<A extends unknown[], R>(
   };
 }
 
-/** A plugin's stream, its errors converted by `fail`; no extra buffering (pulled on demand). */
-function guardedStream(
-  stream: ReadableStream<Uint8Array>,
-  fail: (err: unknown) => unknown,
-): ReadableStream<Uint8Array> {
-  const reader = stream.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (err) {
-        throw fail(err);
-      }
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
-}
-
 function guardFiles(files: RemoteImageFiles, fail: (err: unknown) => unknown): RemoteImageFiles {
   const file = (f: RemoteImageFiles["metadata"]) => ({
     ...f,
-    stream: guardedStream(f.stream, fail),
+    stream: mapErrors(f.stream, fail),
   });
   return { ...files, metadata: file(files.metadata), rootfs: files.rootfs && file(files.rootfs) };
 }
@@ -105,7 +85,7 @@ export function guardCompressor(compressor: Compressor): Compressor {
     ...(compress && {
       compress: (level?: number) => {
         const t = compress(level);
-        return { writable: t.writable, readable: guardedStream(t.readable, fail) };
+        return { writable: t.writable, readable: mapErrors(t.readable, fail) };
       },
     }),
   };

@@ -30,6 +30,13 @@ CREATE INDEX IF NOT EXISTS aliases_by_image ON aliases(fingerprint);
 CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/** A trigger body: the counter moves on, and the images matching `where` take its value. */
+const stamp = (where: string) =>
+  `BEGIN
+  UPDATE revision SET n = n + 1;
+  UPDATE images SET rev = (SELECT n FROM revision) WHERE ${where};
+END;`;
+
 /**
  * Revisions: every insert or change of an image, or of an alias pointing at it, stamps the image
  * with the next number of one counter. A reader that kept images from an earlier look (the
@@ -38,29 +45,18 @@ CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 const REVISIONS = `
 CREATE TABLE IF NOT EXISTS revision (n INTEGER NOT NULL);
 INSERT INTO revision (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM revision);
-CREATE TRIGGER IF NOT EXISTS images_rev_insert AFTER INSERT ON images BEGIN
-  UPDATE revision SET n = n + 1;
-  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = NEW.fingerprint;
-END;
+CREATE TRIGGER IF NOT EXISTS images_rev_insert AFTER INSERT ON images
+  ${stamp("fingerprint = NEW.fingerprint")}
 CREATE TRIGGER IF NOT EXISTS images_rev_update AFTER UPDATE OF filename, type, architecture,
   size, public, auto_update, cached, properties, profiles, created_at, uploaded_at, expires_at,
-  last_used_at, update_source, files ON images BEGIN
-  UPDATE revision SET n = n + 1;
-  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = NEW.fingerprint;
-END;
-CREATE TRIGGER IF NOT EXISTS aliases_rev_insert AFTER INSERT ON aliases BEGIN
-  UPDATE revision SET n = n + 1;
-  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = NEW.fingerprint;
-END;
-CREATE TRIGGER IF NOT EXISTS aliases_rev_update AFTER UPDATE ON aliases BEGIN
-  UPDATE revision SET n = n + 1;
-  UPDATE images SET rev = (SELECT n FROM revision)
-    WHERE fingerprint IN (OLD.fingerprint, NEW.fingerprint);
-END;
-CREATE TRIGGER IF NOT EXISTS aliases_rev_delete AFTER DELETE ON aliases BEGIN
-  UPDATE revision SET n = n + 1;
-  UPDATE images SET rev = (SELECT n FROM revision) WHERE fingerprint = OLD.fingerprint;
-END;
+  last_used_at, update_source, files ON images
+  ${stamp("fingerprint = NEW.fingerprint")}
+CREATE TRIGGER IF NOT EXISTS aliases_rev_insert AFTER INSERT ON aliases
+  ${stamp("fingerprint = NEW.fingerprint")}
+CREATE TRIGGER IF NOT EXISTS aliases_rev_update AFTER UPDATE ON aliases
+  ${stamp("fingerprint IN (OLD.fingerprint, NEW.fingerprint)")}
+CREATE TRIGGER IF NOT EXISTS aliases_rev_delete AFTER DELETE ON aliases
+  ${stamp("fingerprint = OLD.fingerprint")}
 `;
 
 /** Whether the store has the revision stamps (the last trigger is made last). */

@@ -56,11 +56,6 @@ export interface RemoteFile {
 export interface RemoteImageFiles {
   metadata: RemoteFile;
   rootfs?: RemoteFile;
-  /**
-   * True when the rootfs bytes only flow once metadata has been read to its end (one multipart
-   * body). Otherwise the pull pipeline downloads both files in parallel (core/pull.ts).
-   */
-  sequential?: boolean;
 }
 
 /** A connected remote image server. */

@@ -174,7 +174,6 @@ export class LxdRemote implements Remote {
     return {
       metadata: { stream: meta.body, name: meta.filename || "metadata" },
       rootfs: { stream: rootfs, name: "rootfs" },
-      sequential: true,
     };
   }
 

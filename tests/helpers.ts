@@ -1,8 +1,13 @@
 /** Test helpers: temp folders and tiny images made with the system tar. */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+/** Whether `name` is a program on PATH (tests that need one skip without it). */
+export function hasCommand(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v "$0"`, name]).status === 0;
+}
 
 /** A fresh temp folder; `cleanup()` removes it. */
 export function tempDir(prefix = "imago-test-"): { path: string; cleanup(): void } {

@@ -60,6 +60,18 @@ async function waitForStage(parent: string, child: ChildProcess): Promise<string
   }
 }
 
+/** Imports the big image and starts unpacking it into `<sandbox>/out/c1`; returns once its
+ * temporary folder exists. */
+async function unpackUnderWay(sb: ReturnType<typeof sandbox>) {
+  await importBigImage(sb);
+  const parent = join(sb.dir, "out");
+  mkdirSync(parent);
+  const dir = join(parent, "c1");
+  const { child, exit } = startUnpack(sb, dir);
+  const stage = await waitForStage(parent, child);
+  return { parent, dir, child, exit, stage };
+}
+
 /** Waits until no process (an orphaned tar of the killed child) names `path` on its command line. */
 async function waitForNoProcessUsing(path: string): Promise<void> {
   const using = () =>
@@ -82,12 +94,7 @@ function assertUnpacked(dir: string): void {
 test("unpack after a SIGKILLed unpack removes the dead process's temporary folder", async () => {
   const sb = sandbox();
   try {
-    await importBigImage(sb);
-    const parent = join(sb.dir, "out");
-    mkdirSync(parent);
-    const dir = join(parent, "c1");
-    const { child, exit } = startUnpack(sb, dir);
-    const stage = await waitForStage(parent, child);
+    const { parent, dir, child, exit, stage } = await unpackUnderWay(sb);
     child.kill("SIGKILL");
     await exit;
     await waitForNoProcessUsing(join(parent, stage));
@@ -108,12 +115,7 @@ test("unpack after a SIGKILLed unpack removes the dead process's temporary folde
 test("unpack interrupted by SIGINT removes its temporary folder and exits 130", async () => {
   const sb = sandbox();
   try {
-    await importBigImage(sb);
-    const parent = join(sb.dir, "out");
-    mkdirSync(parent);
-    const dir = join(parent, "c1");
-    const { child, exit } = startUnpack(sb, dir);
-    await waitForStage(parent, child);
+    const { parent, dir, child, exit } = await unpackUnderWay(sb);
     // Not child.kill(): Deno then reports the signal it sent instead of the exit code.
     process.kill(child.pid!, "SIGINT");
     const r = await exit;

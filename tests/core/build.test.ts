@@ -20,17 +20,10 @@ import { promisify } from "node:util";
 import { buildImage } from "../../src/core/build.ts";
 import { Store } from "../../src/core/store.ts";
 import { builtinCompressors } from "../../src/plugins/builtin.ts";
+import { hasCommand } from "../helpers.ts";
 
 const isRoot = process.getuid?.() === 0;
-const has = (prog: string) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${prog}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const hasSetfattr = has("setfattr") && has("getfattr");
+const hasSetfattr = hasCommand("setfattr") && hasCommand("getfattr");
 const META = "architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  os: test\n" +
   "templates:\n  /etc/hostname:\n    when: [create]\n    template: hostname.tpl\n";
 

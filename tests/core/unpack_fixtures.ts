@@ -19,19 +19,12 @@ import { Store } from "../../src/core/store.ts";
 import type { TemplateRun } from "../../src/core/templates.ts";
 import type { UnpackSource } from "../../src/core/unpack.ts";
 import { builtinCompressors } from "../../src/plugins/builtin.ts";
+import { hasCommand } from "../helpers.ts";
 
 export const isRoot = process.getuid?.() === 0;
-const has = (prog: string) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${prog}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
 // setfattr/getfattr come with the Debian package attr, mksquashfs with squashfs-tools.
-export const hasAttr = has("setfattr") && has("getfattr");
-export const hasSquashfs = has("mksquashfs") && has("unsquashfs");
+export const hasAttr = hasCommand("setfattr") && hasCommand("getfattr");
+export const hasSquashfs = hasCommand("mksquashfs") && hasCommand("unsquashfs");
 export const compressors = builtinCompressors();
 export const RUN: TemplateRun = {
   trigger: "create",

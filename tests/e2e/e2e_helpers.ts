@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { hasCommand } from "../helpers.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = resolve(process.env.IMAGO_BIN || `${ROOT}dist/imago`);
@@ -52,9 +53,7 @@ export function execOk(cmd: string, args: string[], env?: Record<string, string>
   return r.stdout;
 }
 
-export function hasCommand(name: string): boolean {
-  return spawnSync("sh", ["-c", `command -v "$0"`, name]).status === 0;
-}
+export { hasCommand };
 
 /** Skip reason when `needed` commands or the binary are missing; never skips under CI. */
 export function skipUnless(...needed: string[]): string | false {

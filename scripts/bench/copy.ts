@@ -29,6 +29,7 @@ import {
   warm,
 } from "./lib.ts";
 import { type Lxd, startLxd } from "./lxd.ts";
+import { type Memory, watchProcess } from "./proc.ts";
 import { benchCertificate, type Served, startImagoServe } from "./servers.ts";
 
 const TIME: Target = { of: "ratio", op: "<=", value: 0.5, text: "<= 0.50x LXD" };
@@ -37,46 +38,6 @@ const ALIAS = "bench-copy";
 /** The name both clients give the server; lxc's is removed again at the end. */
 const REMOTE = "imago-bench-copy";
 const MB = (kb: number) => (kb * 1024) / 1e6;
-
-/** Peak memory of one process in kB: VmHWM, and the split of VmRSS when it was highest. */
-interface MemPeak {
-  hwm: number;
-  rss: number;
-  anon: number;
-  file: number;
-}
-
-/**
- * Polls /proc/<pid>/status until stopped. VmHWM is the kernel's own high-water mark, so polling
- * only risks missing growth in the last few milliseconds before exit.
- */
-function watchMemory(pid: number, ms = 10): { stop(): MemPeak } {
-  const peak: MemPeak = { hwm: 0, rss: 0, anon: 0, file: 0 };
-  const sample = () => {
-    let status = "";
-    try {
-      status = readFileSync(`/proc/${pid}/status`, "utf8");
-    } catch {
-      return; // gone
-    }
-    const field = (name: string) =>
-      Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1] ?? 0);
-    peak.hwm = Math.max(peak.hwm, field("VmHWM"));
-    const rss = field("VmRSS");
-    if (rss >= peak.rss) {
-      Object.assign(peak, { rss, anon: field("RssAnon"), file: field("RssFile") });
-    }
-  };
-  sample();
-  const timer = setInterval(sample, ms);
-  return {
-    stop() {
-      clearInterval(timer);
-      sample();
-      return peak;
-    },
-  };
-}
 
 interface SplitFixture {
   mib: number;
@@ -131,17 +92,17 @@ async function imagoCopy(
   argv: string[],
   url: string,
   fp: string,
-): Promise<{ seconds: number; mem: MemPeak }> {
+): Promise<{ seconds: number; mem: Memory }> {
   const dir = mkdtempSync(join(ctx.workDir, "copy-client-"));
   try {
     const env = { XDG_CONFIG_HOME: join(dir, "config") };
     const store = join(dir, "store");
     const add = ["remote", "add", REMOTE, url, "--accept-certificate", "--public"];
     await run([...argv, "--store", store, ...add], { env });
-    let watch: { stop(): MemPeak } | undefined;
+    let watch: { stop(): Memory } | undefined;
     const r = await run([...argv, "--store", store, "copy", `${REMOTE}:${ALIAS}`], {
       env,
-      onSpawn: (pid) => watch = watchMemory(pid),
+      onSpawn: (pid) => watch = watchProcess(pid),
     }).finally(() => watch?.stop());
     const mem = watch!.stop();
     if (!existsSync(join(store, "images", fp))) {
@@ -189,7 +150,7 @@ async function run_(ctx: BenchContext): Promise<SectionResult> {
   let served: Served | undefined;
   let lxd: Lxd | undefined;
   const secs = { imago: [] as number[], lxd: [] as number[], curl: [] as number[] };
-  const peaks: MemPeak[] = [];
+  const peaks: Memory[] = [];
   try {
     await run([...imago.argv, "--store", store, "import", fx.metadata, fx.rootfs, "--public"]
       .concat(["--alias", ALIAS]));

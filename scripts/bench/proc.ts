@@ -14,12 +14,55 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
-/** VmRSS and VmHWM of one process in kB; zeros once it is gone. */
-export function memoryOf(pid: number): { rss: number; hwm: number } {
+/** One process's memory in kB: VmRSS, VmHWM, and VmRSS split into anonymous and file pages. */
+export interface Memory {
+  rss: number;
+  hwm: number;
+  anon: number;
+  file: number;
+}
+
+/** The memory of one process in kB; zeros once it is gone. */
+export function memoryOf(pid: number): Memory {
   const status = readOr(`/proc/${pid}/status`, "");
   const field = (name: string) =>
     Number(status.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1] ?? 0);
-  return { rss: field("VmRSS"), hwm: field("VmHWM") };
+  return {
+    rss: field("VmRSS"),
+    hwm: field("VmHWM"),
+    anon: field("RssAnon"),
+    file: field("RssFile"),
+  };
+}
+
+/** Calls `sample` now and every `ms` until stopped, and once more when stopped. */
+function polling<T>(sample: () => void, result: T, ms: number): { stop(): T } {
+  sample();
+  const timer = setInterval(sample, ms);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return result;
+    },
+  };
+}
+
+/**
+ * One process's peak: VmHWM (the kernel's own high-water mark, so polling only risks missing
+ * growth in its last milliseconds), and the anonymous/file split of VmRSS at its highest sample.
+ */
+export function watchProcess(pid: number, ms = 10): { stop(): Memory } {
+  const peak: Memory = { hwm: 0, rss: 0, anon: 0, file: 0 };
+  return polling(
+    () => {
+      const m = memoryOf(pid);
+      peak.hwm = Math.max(peak.hwm, m.hwm);
+      if (m.rss >= peak.rss) Object.assign(peak, { rss: m.rss, anon: m.anon, file: m.file });
+    },
+    peak,
+    ms,
+  );
 }
 
 /** Every descendant of `pid`; children are listed per thread, and Go spawns from any thread. */
@@ -55,25 +98,20 @@ export interface TreePeak {
 /** Samples a process tree every `ms` until stopped; `includeRoot` false skips a wrapper. */
 export function watchTree(root: number, includeRoot: boolean, ms = 20): { stop(): TreePeak } {
   const peak: TreePeak = { sumRss: 0, maxHwm: 0 };
-  const sample = () => {
-    const pids = includeRoot ? [root, ...descendants(root)] : descendants(root);
-    let sum = 0;
-    for (const p of pids) {
-      const m = memoryOf(p);
-      sum += m.rss;
-      peak.maxHwm = Math.max(peak.maxHwm, m.hwm);
-    }
-    peak.sumRss = Math.max(peak.sumRss, sum);
-  };
-  sample();
-  const timer = setInterval(sample, ms);
-  return {
-    stop() {
-      clearInterval(timer);
-      sample();
-      return peak;
+  return polling(
+    () => {
+      const pids = includeRoot ? [root, ...descendants(root)] : descendants(root);
+      let sum = 0;
+      for (const p of pids) {
+        const m = memoryOf(p);
+        sum += m.rss;
+        peak.maxHwm = Math.max(peak.maxHwm, m.hwm);
+      }
+      peak.sumRss = Math.max(peak.sumRss, sum);
     },
-  };
+    peak,
+    ms,
+  );
 }
 
 /** Resets a process's VmHWM to its current RSS (needs root or the same user). */

@@ -12,7 +12,7 @@ import { NotFoundError } from "../core/errors.ts";
 import type { ImageRecord } from "../core/model.ts";
 import type { ServeEnv } from "./app.ts";
 import { syncResponse } from "./envelopes.ts";
-import { ImageView } from "./view.ts";
+import { HEX_PREFIX, ImageView } from "./view.ts";
 
 export interface SecretOptions {
   /** How long an unused secret stays valid; default 5 minutes (LXD's never expire). */
@@ -52,8 +52,6 @@ export interface Operation {
   err: "";
   location: "none";
 }
-
-const HEX_PREFIX = /^[0-9a-f]{1,64}$/;
 
 export class ImageSecrets {
   readonly #byId = new Map<string, Entry>();

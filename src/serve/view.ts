@@ -8,7 +8,8 @@ import type { AliasEntry, ImageRecord } from "../core/model.ts";
 import type { Store } from "../core/store.ts";
 import { ListCache } from "./list_cache.ts";
 
-const HEX_PREFIX = /^[0-9a-f]{1,64}$/;
+/** A full fingerprint or a prefix of one. */
+export const HEX_PREFIX = /^[0-9a-f]{1,64}$/;
 
 export class ImageView {
   readonly store: Store;
